@@ -1,0 +1,287 @@
+//! The AWS side: STS and S3 clients built for one profile's region and endpoint, the
+//! calls mfa-tray makes, and their failures sorted into what a user can act on.
+
+use std::time::{Duration, SystemTime};
+
+use aws_sdk_sts::config::retry::RetryConfig;
+use aws_sdk_sts::config::timeout::TimeoutConfig;
+use aws_sdk_sts::config::{BehaviorVersion, Credentials, Region, SharedCredentialsProvider};
+use aws_sdk_sts::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_types::SdkConfig;
+use time::OffsetDateTime;
+
+use crate::credentials::{LongTermKeys, TempCredentials};
+use crate::env::Environment;
+use crate::types::{MfaCode, MfaSerial, RoleArn};
+
+/// Where requests for one profile go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoints {
+    /// The region (regional STS endpoint, S3 signing region).
+    pub region: String,
+    /// A custom STS endpoint, if one is configured.
+    pub sts: Option<String>,
+    /// A custom S3 endpoint, if one is configured.
+    pub s3: Option<String>,
+}
+
+impl Endpoints {
+    /// Resolves as the AWS SDKs do: `AWS_REGION`, `AWS_DEFAULT_REGION`, then the
+    /// profile's `region`, then us-east-1; for endpoints `AWS_ENDPOINT_URL_<SERVICE>`,
+    /// then `AWS_ENDPOINT_URL`, then the profile's `endpoint_url`.
+    pub fn resolve(env: &dyn Environment, region: Option<&str>, endpoint_url: Option<&str>) -> Endpoints {
+        let region = env
+            .var_str("AWS_REGION")
+            .or_else(|| env.var_str("AWS_DEFAULT_REGION"))
+            .or_else(|| region.map(str::to_owned))
+            .unwrap_or_else(|| "us-east-1".to_owned());
+        let endpoint = |service_var: &str| {
+            env.var_str(service_var).or_else(|| env.var_str("AWS_ENDPOINT_URL")).or_else(|| endpoint_url.map(str::to_owned))
+        };
+        Endpoints { region, sts: endpoint("AWS_ENDPOINT_URL_STS"), s3: endpoint("AWS_ENDPOINT_URL_S3") }
+    }
+}
+
+/// Credentials to sign requests with.
+#[derive(Clone)]
+pub enum Signer<'a> {
+    /// An IAM user's long-term keys.
+    LongTerm(&'a LongTermKeys),
+    /// Temporary credentials (an MFA session or a role).
+    Temporary(&'a TempCredentials),
+}
+
+impl Signer<'_> {
+    fn sdk(&self) -> Credentials {
+        match self {
+            Signer::LongTerm(k) => Credentials::new(&k.access_key_id, &k.secret_access_key, None, None, "mfa-tray"),
+            Signer::Temporary(t) => Credentials::new(
+                &t.access_key_id,
+                &t.secret_access_key,
+                Some(t.session_token.clone()),
+                Some(SystemTime::from(t.expiration)),
+                "mfa-tray",
+            ),
+        }
+    }
+}
+
+/// A failed AWS call, sorted by what the user can do about it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AwsError {
+    /// AWS answered and said no (wrong code, access denied, expired token, bad input).
+    #[error("{code}: {message}")]
+    Refused {
+        /// AWS's error code (`AccessDenied`, `ExpiredToken`, ...).
+        code: String,
+        /// AWS's message.
+        message: String,
+    },
+    /// AWS is throttling or failing (5xx), even after retries.
+    #[error("AWS is unavailable ({code}, HTTP {status}): {message}")]
+    Unavailable {
+        /// AWS's error code, if any.
+        code: String,
+        /// AWS's message.
+        message: String,
+        /// HTTP status.
+        status: u16,
+    },
+    /// AWS could not be reached (DNS, connection, timeout, a broken response).
+    #[error("{0}")]
+    Network(String),
+}
+
+const THROTTLING: [&str; 6] =
+    ["Throttling", "ThrottlingException", "ThrottledException", "RequestLimitExceeded", "TooManyRequestsException", "SlowDown"];
+
+fn classify<E>(err: SdkError<E>) -> AwsError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    match &err {
+        SdkError::ServiceError(ctx) => {
+            let status = ctx.raw().status().as_u16();
+            let code = ctx.err().code().unwrap_or("").to_owned();
+            let message = ctx.err().message().unwrap_or("").trim().to_owned();
+            if status >= 500 || status == 429 || THROTTLING.contains(&code.as_str()) {
+                AwsError::Unavailable { code, message, status }
+            } else if code.is_empty() {
+                // An answer that is not AWS's error XML (a proxy's page, say).
+                AwsError::Refused { code: format!("HTTP {status}"), message: DisplayErrorContext(&err).to_string() }
+            } else {
+                AwsError::Refused { code, message }
+            }
+        }
+        _ => AwsError::Network(DisplayErrorContext(&err).to_string()),
+    }
+}
+
+fn sdk_config(signer: &Signer<'_>, region: &str) -> SdkConfig {
+    SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(region.to_owned()))
+        .credentials_provider(SharedCredentialsProvider::new(signer.sdk()))
+        // Fail in seconds when offline, not after the SDK's long defaults.
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(5))
+                .operation_attempt_timeout(Duration::from_secs(20))
+                .build(),
+        )
+        .retry_config(RetryConfig::standard().with_max_attempts(3))
+        .build()
+}
+
+fn to_time(dt: &aws_sdk_sts::primitives::DateTime) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp(dt.secs()).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+fn temp(c: &aws_sdk_sts::types::Credentials) -> TempCredentials {
+    TempCredentials {
+        access_key_id: c.access_key_id().to_owned(),
+        secret_access_key: c.secret_access_key().to_owned(),
+        session_token: c.session_token().to_owned(),
+        expiration: to_time(c.expiration()),
+    }
+}
+
+fn missing(what: &str) -> AwsError {
+    AwsError::Network(format!("AWS answered without {what}"))
+}
+
+/// An STS client for one profile.
+pub struct Sts {
+    client: aws_sdk_sts::Client,
+}
+
+/// What AssumeRole needs besides the signer.
+#[derive(Debug, Clone)]
+pub struct AssumeRoleInput<'a> {
+    /// The role.
+    pub role_arn: &'a RoleArn,
+    /// RoleSessionName.
+    pub session_name: &'a str,
+    /// ExternalId, if the role wants one.
+    pub external_id: Option<&'a str>,
+    /// DurationSeconds.
+    pub duration: Duration,
+    /// SerialNumber and TokenCode, for AssumeRole with MFA.
+    pub mfa: Option<(&'a MfaSerial, &'a MfaCode)>,
+}
+
+/// Who a set of credentials belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Identity {
+    /// The account.
+    pub account: String,
+    /// The caller's ARN.
+    pub arn: String,
+    /// The caller's unique id.
+    pub user_id: String,
+}
+
+impl Sts {
+    /// A client signing with `signer`, for `endpoints`.
+    pub fn new(signer: Signer<'_>, endpoints: &Endpoints) -> Sts {
+        let mut conf = aws_sdk_sts::config::Builder::from(&sdk_config(&signer, &endpoints.region));
+        if let Some(url) = &endpoints.sts {
+            conf = conf.endpoint_url(url);
+        }
+        Sts { client: aws_sdk_sts::Client::from_conf(conf.build()) }
+    }
+
+    /// GetSessionToken with SerialNumber and TokenCode.
+    pub async fn get_session_token(&self, serial: &MfaSerial, code: &MfaCode, duration: Duration) -> Result<TempCredentials, AwsError> {
+        let out = self
+            .client
+            .get_session_token()
+            .serial_number(serial.as_str())
+            .token_code(code.as_str())
+            .duration_seconds(duration.as_secs() as i32)
+            .send()
+            .await
+            .map_err(classify)?;
+        out.credentials().map(temp).ok_or_else(|| missing("credentials"))
+    }
+
+    /// AssumeRole, with SerialNumber and TokenCode when `input.mfa` is set.
+    pub async fn assume_role(&self, input: &AssumeRoleInput<'_>) -> Result<TempCredentials, AwsError> {
+        let mut req = self
+            .client
+            .assume_role()
+            .role_arn(input.role_arn.as_str())
+            .role_session_name(input.session_name)
+            .duration_seconds(input.duration.as_secs() as i32)
+            .set_external_id(input.external_id.map(str::to_owned));
+        if let Some((serial, code)) = input.mfa {
+            req = req.serial_number(serial.as_str()).token_code(code.as_str());
+        }
+        let out = req.send().await.map_err(classify)?;
+        out.credentials().map(temp).ok_or_else(|| missing("credentials"))
+    }
+
+    /// GetCallerIdentity.
+    pub async fn caller_identity(&self) -> Result<Identity, AwsError> {
+        let out = self.client.get_caller_identity().send().await.map_err(classify)?;
+        Ok(Identity {
+            account: out.account().unwrap_or_default().to_owned(),
+            arn: out.arn().unwrap_or_default().to_owned(),
+            user_id: out.user_id().unwrap_or_default().to_owned(),
+        })
+    }
+}
+
+/// An S3 bucket, as ListBuckets reports it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Bucket {
+    /// Its name.
+    pub name: String,
+    /// When it was created (RFC 3339), if reported.
+    pub created: Option<String>,
+}
+
+/// S3 ListBuckets, every page.
+pub async fn list_buckets(signer: Signer<'_>, endpoints: &Endpoints) -> Result<Vec<Bucket>, AwsError> {
+    let mut conf = aws_sdk_s3::config::Builder::from(&sdk_config(&signer, &endpoints.region));
+    if let Some(url) = &endpoints.s3 {
+        // Custom endpoints (moto, MinIO, LocalStack) rarely do virtual-hosted buckets.
+        conf = conf.endpoint_url(url).force_path_style(true);
+    }
+    let client = aws_sdk_s3::Client::from_conf(conf.build());
+    let mut buckets = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let out = client.list_buckets().set_continuation_token(token.take()).send().await.map_err(classify)?;
+        for b in out.buckets() {
+            buckets.push(Bucket {
+                name: b.name().unwrap_or_default().to_owned(),
+                created: b.creation_date().map(|d| crate::credentials::format_time(to_time(d))),
+            });
+        }
+        match out.continuation_token() {
+            Some(t) if !t.is_empty() => token = Some(t.to_owned()),
+            _ => return Ok(buckets),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::env::FakeEnvironment;
+
+    #[test]
+    fn endpoint_precedence() {
+        let mut env = FakeEnvironment::default();
+        let e = Endpoints::resolve(&env, Some("eu-west-1"), Some("http://profile"));
+        assert_eq!(e, Endpoints { region: "eu-west-1".into(), sts: Some("http://profile".into()), s3: Some("http://profile".into()) });
+        env.vars.insert("AWS_ENDPOINT_URL".into(), "http://global".into());
+        env.vars.insert("AWS_ENDPOINT_URL_S3".into(), "http://s3".into());
+        env.vars.insert("AWS_DEFAULT_REGION".into(), "ap-south-1".into());
+        let e = Endpoints::resolve(&env, Some("eu-west-1"), Some("http://profile"));
+        assert_eq!(e, Endpoints { region: "ap-south-1".into(), sts: Some("http://global".into()), s3: Some("http://s3".into()) });
+        let e = Endpoints::resolve(&FakeEnvironment::default(), None, None);
+        assert_eq!(e, Endpoints { region: "us-east-1".into(), sts: None, s3: None });
+    }
+}

@@ -1,0 +1,463 @@
+//! The engine: login, assume, refresh, whoami and buckets, each one read of the files,
+//! at most one STS flow, and at most one locked, atomic write.
+//!
+//! Every check that could refuse a write runs before STS is called, so a refused write
+//! never burns an MFA code; the same checks run again under the file lock.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use time::OffsetDateTime;
+
+use crate::aws::{self, AssumeRoleInput, Bucket, Endpoints, Identity, Signer, Sts};
+use crate::credentials::{managed_sections, write_temp, Holds, LongTermKeys, Managed, SectionState, TempCredentials};
+use crate::env::{Clock, Environment};
+use crate::error::{Error, ErrorKind, Fixes};
+use crate::file::{self, AwsFiles, FileError};
+use crate::ini::{check_section_name, Document};
+use crate::profiles::{config_value, Profiles, RoleProfile, SessionProfile};
+use crate::settings::Settings;
+use crate::status::Status;
+use crate::types::{check_duration, human_duration, MfaCode, MfaSerial, ROLE_DURATION, SESSION_DURATION, SESSION_ROLE_CAP};
+
+/// An MFA session is used for AssumeRole only if it has at least this long left.
+const SESSION_MARGIN: Duration = Duration::from_secs(60);
+
+/// The two files and the profiles in them, read at one instant.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    /// Where the files are.
+    pub files: AwsFiles,
+    /// The settings in force.
+    pub settings: Settings,
+    /// The config file (empty if missing).
+    pub config: Document,
+    /// The credentials file (empty if missing).
+    pub credentials: Document,
+    /// The profiles.
+    pub profiles: Profiles,
+    /// When the files were read.
+    pub now: OffsetDateTime,
+}
+
+impl Snapshot {
+    /// The MFA session in `[source]`, if mfa-tray wrote it and it has `margin` left.
+    pub fn valid_session(&self, source: &str, margin: Duration) -> Option<TempCredentials> {
+        match SectionState::of(&self.credentials, source) {
+            SectionState::Managed(m) if m.holds == Holds::Session(source.to_owned()) && m.expires - self.now > margin => {
+                TempCredentials::read(&self.credentials, source)
+            }
+            _ => None,
+        }
+    }
+
+    fn session_profile(&self, name: &str) -> Result<&SessionProfile, Error> {
+        if let Some(p) = self.profiles.session(name) {
+            return Ok(p);
+        }
+        if self.profiles.role(name).is_some() {
+            return Err(Error::bad_input("not_a_session", format!("{name} is a role profile: use `mfa-tray assume {name}`")));
+        }
+        Err(self.unknown(name, "MFA session", self.profiles.sessions.iter().map(|p| p.name.as_str()).collect()))
+    }
+
+    fn role_profile(&self, name: &str) -> Result<&RoleProfile, Error> {
+        if let Some(p) = self.profiles.role(name) {
+            return Ok(p);
+        }
+        if self.profiles.session(name).is_some() {
+            return Err(Error::bad_input("not_a_role", format!("{name} is an MFA session profile: use `mfa-tray login {name}`")));
+        }
+        Err(self.unknown(name, "role", self.profiles.roles.iter().map(|p| p.name.as_str()).collect()))
+    }
+
+    fn unknown(&self, name: &str, what: &str, known: Vec<&str>) -> Error {
+        if let Some(problem) = self.profiles.problem(name) {
+            return Error::bad_input("misconfigured", format!("profile {name} cannot be used: {}", problem.message));
+        }
+        let known = if known.is_empty() { "none are configured; see `mfa-tray --help`".to_owned() } else { format!("known: {}", known.join(", ")) };
+        Error::bad_input("unknown_profile", format!("there is no {what} profile named {name} in {} ({known})", self.files.config.display()))
+    }
+
+    /// Refuses to write `section` unless mfa-tray may hold `holds` there.
+    fn check_writable(&self, doc: &Document, section: &str, holds: &Holds) -> Result<(), FileError> {
+        let state = SectionState::of(doc, section);
+        let reason = match (&state, holds) {
+            (SectionState::Managed(Managed { holds: Holds::Session(s), .. }), Holds::Role(_)) => Some(format!(
+                "it holds the MFA session of {s}, which its roles need; write the role somewhere else"
+            )),
+            _ => state.refusal(section, &self.settings.long_term_suffix),
+        };
+        match reason {
+            Some(reason) => Err(FileError::NotOurs { path: self.files.credentials.clone(), section: section.to_owned(), reason }),
+            None => Ok(()),
+        }
+    }
+}
+
+/// How a role gets assumed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Strategy {
+    /// With the source profile's MFA session: no code, at most one hour.
+    ViaSession,
+    /// With the long-term keys plus SerialNumber and TokenCode.
+    WithMfa,
+}
+
+/// The decision for one AssumeRole, before it is made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    /// Which flow.
+    pub strategy: Strategy,
+    /// DurationSeconds to ask for.
+    pub duration: Duration,
+    /// Why this flow, for people.
+    pub reason: String,
+    /// The device a code is for (needed when `strategy` is `WithMfa`).
+    pub mfa_serial: MfaSerial,
+}
+
+/// What `login` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoginOutcome {
+    /// The session profile (and section written).
+    pub profile: String,
+    /// When the session expires.
+    pub expires: OffsetDateTime,
+}
+
+/// What `assume` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AssumeOutcome {
+    /// The role profile.
+    pub role: String,
+    /// The section written.
+    pub section: String,
+    /// Whether that section is the target profile (the role is now active).
+    pub active: bool,
+    /// When the role credentials expire.
+    pub expires: OffsetDateTime,
+    /// How it was done and why.
+    pub plan: Plan,
+}
+
+/// What `refresh` did with one managed role section.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefreshItem {
+    /// Re-assumed; now expires at the given time.
+    Refreshed {
+        /// Section.
+        section: String,
+        /// Role.
+        role: String,
+        /// New expiry.
+        expires: OffsetDateTime,
+    },
+    /// Not yet near expiry.
+    Fresh {
+        /// Section.
+        section: String,
+        /// Role.
+        role: String,
+        /// Expiry.
+        expires: OffsetDateTime,
+    },
+    /// Needs a new MFA session first.
+    NeedsLogin {
+        /// Section.
+        section: String,
+        /// Role.
+        role: String,
+        /// The session profile to log in to.
+        session: String,
+    },
+    /// Tried and failed.
+    Failed {
+        /// Section.
+        section: String,
+        /// Role.
+        role: String,
+        /// Why.
+        error: Error,
+    },
+}
+
+/// The engine, over one user's files and settings.
+pub struct Engine {
+    env: Arc<dyn Environment>,
+    clock: Arc<dyn Clock>,
+    /// The settings in force.
+    pub settings: Settings,
+    /// Where the AWS files are.
+    pub files: AwsFiles,
+}
+
+impl Engine {
+    /// Loads the settings and finds the files.
+    pub fn new(env: Arc<dyn Environment>, clock: Arc<dyn Clock>) -> Result<Engine, Error> {
+        let settings = Settings::load(env.as_ref()).map_err(|e| Error::bad_input("bad_settings", e.to_string()))?;
+        let files = AwsFiles::locate(env.as_ref())?;
+        Ok(Engine { env, clock, settings, files })
+    }
+
+    /// Reads both files now.
+    pub fn snapshot(&self) -> Result<Snapshot, Error> {
+        let config = file::read_document(&self.files.config)?.unwrap_or_default();
+        let credentials = file::read_document(&self.files.credentials)?.unwrap_or_default();
+        let profiles = Profiles::resolve(&config, &credentials, &self.settings.long_term_suffix);
+        Ok(Snapshot { files: self.files.clone(), settings: self.settings.clone(), config, credentials, profiles, now: self.clock.now() })
+    }
+
+    /// Every profile's state.
+    pub fn status(&self) -> Result<Status, Error> {
+        let snap = self.snapshot()?;
+        let session_lead = self.settings.notify_before.first().copied().unwrap_or(Duration::ZERO);
+        Ok(Status::from_snapshot(&snap, session_lead, self.settings.refresh_before))
+    }
+
+    /// GetSessionToken with MFA for `profile`; writes `[profile]`.
+    pub async fn login(&self, profile: &str, code: &MfaCode, duration: Option<Duration>) -> Result<LoginOutcome, Error> {
+        let snap = self.snapshot()?;
+        let p = snap.session_profile(profile)?;
+        let duration = duration.or(p.duration).unwrap_or(self.settings.session_duration);
+        check_duration(duration, SESSION_DURATION, "GetSessionToken").map_err(|e| Error::bad_input("bad_duration", format!("{profile}: {e}")))?;
+        let holds = Holds::Session(p.name.clone());
+        snap.check_writable(&snap.credentials, &p.name, &holds)?;
+        let keys = self.long_term_keys(&snap, p)?;
+
+        let sts = Sts::new(Signer::LongTerm(&keys), &self.endpoints(p.region.as_deref(), p.endpoint_url.as_deref()));
+        let creds = sts
+            .get_session_token(&p.mfa_serial, code, duration)
+            .await
+            .map_err(|e| Error::from_aws(e, &format!("logging in {profile} (GetSessionToken)"), self.fixes(p, &format!("mfa-tray login {profile}"))))?;
+        self.write(&snap, &p.name, &creds, &holds)?;
+        Ok(LoginOutcome { profile: p.name.clone(), expires: creds.expiration })
+    }
+
+    /// Decides how `role` would be assumed now. `explicit` is a duration the user asked
+    /// for; `code_given` whether a code is at hand. A plan may need a code that is not.
+    pub fn plan(&self, snap: &Snapshot, role: &str, explicit: Option<Duration>, code_given: bool) -> Result<Plan, Error> {
+        let r = snap.role_profile(role)?;
+        let wanted = explicit.or(r.duration).unwrap_or(self.settings.role_duration);
+        check_duration(wanted, ROLE_DURATION, "AssumeRole").map_err(|e| Error::bad_input("bad_duration", format!("{role}: {e}")))?;
+        let session = snap.valid_session(&r.source, SESSION_MARGIN);
+        let over_cap = wanted > SESSION_ROLE_CAP;
+        let plan = |strategy, duration, reason: String| Plan { strategy, duration, reason, mfa_serial: r.mfa_serial.clone() };
+        Ok(match (session.is_some(), over_cap, code_given) {
+            (true, false, _) => plan(Strategy::ViaSession, wanted, format!("through the MFA session of {}; no code needed", r.source)),
+            (true, true, false) if explicit.is_none() => plan(
+                Strategy::ViaSession,
+                SESSION_ROLE_CAP,
+                format!(
+                    "through the MFA session of {}; capped at 1 hour, as AWS does for roles assumed with a session (pass a code for {})",
+                    r.source,
+                    human_duration(wanted)
+                ),
+            ),
+            (true, true, _) => plan(
+                Strategy::WithMfa,
+                wanted,
+                format!("with an MFA code, because {} is longer than the 1 hour AWS allows through an MFA session", human_duration(wanted)),
+            ),
+            (false, _, _) => plan(Strategy::WithMfa, wanted, format!("with an MFA code, because {} has no valid MFA session", r.source)),
+        })
+    }
+
+    /// AssumeRole for `role`; writes `to` (default: the target profile) and marks the
+    /// role as held there. A code is used only if the MFA session cannot serve.
+    pub async fn assume(&self, role: &str, code: Option<&MfaCode>, duration: Option<Duration>, to: Option<&str>) -> Result<AssumeOutcome, Error> {
+        let snap = self.snapshot()?;
+        let plan = self.plan(&snap, role, duration, code.is_some())?;
+        let r = snap.role_profile(role)?;
+        let section = to.unwrap_or(&self.settings.target_profile).to_owned();
+        check_section_name(&section).map_err(|e| Error::bad_input("bad_target", e.to_string()))?;
+        let holds = Holds::Role(r.name.clone());
+        snap.check_writable(&snap.credentials, &section, &holds)?;
+        let creds = match plan.strategy {
+            Strategy::ViaSession => self.assume_via_session(&snap, r, plan.duration).await?,
+            Strategy::WithMfa => {
+                let code = code.ok_or_else(|| {
+                    Error::bad_input(
+                        "code_required",
+                        format!("assuming {role} needs an MFA code for {}: {}. Pass --code, or run `mfa-tray login {}` first", plan.mfa_serial, plan.reason, r.source),
+                    )
+                })?;
+                let source = snap.session_profile(&r.source)?;
+                let keys = self.long_term_keys(&snap, source)?;
+                let sts = Sts::new(Signer::LongTerm(&keys), &self.endpoints(r.region.as_deref(), r.endpoint_url.as_deref()));
+                let input = self.assume_input(r, plan.duration, Some((&plan.mfa_serial, code)));
+                sts.assume_role(&input).await.map_err(|e| self.assume_error(e, r, source))?
+            }
+        };
+        self.write(&snap, &section, &creds, &holds)?;
+        Ok(AssumeOutcome { role: r.name.clone(), active: section == self.settings.target_profile, section, expires: creds.expiration, plan })
+    }
+
+    /// Re-assumes every managed role section that expires within `refresh_before`,
+    /// through its still-valid MFA session. Asks for nothing.
+    pub async fn refresh(&self, force: bool) -> Result<Vec<RefreshItem>, Error> {
+        let snap = self.snapshot()?;
+        let mut items = Vec::new();
+        for m in managed_sections(&snap.credentials) {
+            let Holds::Role(role) = &m.holds else { continue };
+            let (section, role) = (m.section.clone(), role.clone());
+            if !force && m.expires - snap.now > self.settings.refresh_before {
+                items.push(RefreshItem::Fresh { section, role, expires: m.expires });
+                continue;
+            }
+            let r = match snap.role_profile(&role) {
+                Ok(r) => r,
+                Err(error) => {
+                    items.push(RefreshItem::Failed { section, role, error });
+                    continue;
+                }
+            };
+            if snap.valid_session(&r.source, SESSION_MARGIN).is_none() {
+                items.push(RefreshItem::NeedsLogin { section, role, session: r.source.clone() });
+                continue;
+            }
+            let duration = r.duration.unwrap_or(self.settings.role_duration).min(SESSION_ROLE_CAP);
+            let result = match self.assume_via_session(&snap, r, duration).await {
+                // Re-read under the lock: another writer may have moved on meanwhile.
+                Ok(creds) => self.write(&self.snapshot()?, &section, &creds, &m.holds).map(|()| creds.expiration),
+                Err(e) => Err(e),
+            };
+            items.push(match result {
+                Ok(expires) => RefreshItem::Refreshed { section, role, expires },
+                Err(error) => RefreshItem::Failed { section, role, error },
+            });
+        }
+        Ok(items)
+    }
+
+    /// GetCallerIdentity with the credentials of `profile` (default: the target profile).
+    pub async fn whoami(&self, profile: Option<&str>) -> Result<(String, Identity), Error> {
+        let snap = self.snapshot()?;
+        let (section, creds, endpoints) = self.credentials_for(&snap, profile)?;
+        let identity = match &creds {
+            Usable::Keys(k) => Sts::new(Signer::LongTerm(k), &endpoints).caller_identity().await,
+            Usable::Temp(t) => Sts::new(Signer::Temporary(t), &endpoints).caller_identity().await,
+        }
+        .map_err(|e| self.use_error(e, &section, "GetCallerIdentity"))?;
+        Ok((section, identity))
+    }
+
+    /// S3 ListBuckets with the credentials of `profile` (default: the target profile).
+    pub async fn buckets(&self, profile: Option<&str>) -> Result<(String, Vec<Bucket>), Error> {
+        let snap = self.snapshot()?;
+        let (section, creds, endpoints) = self.credentials_for(&snap, profile)?;
+        let buckets = match &creds {
+            Usable::Keys(k) => aws::list_buckets(Signer::LongTerm(k), &endpoints).await,
+            Usable::Temp(t) => aws::list_buckets(Signer::Temporary(t), &endpoints).await,
+        }
+        .map_err(|e| self.use_error(e, &section, "S3 ListBuckets"))?;
+        Ok((section, buckets))
+    }
+
+    fn endpoints(&self, region: Option<&str>, endpoint_url: Option<&str>) -> Endpoints {
+        Endpoints::resolve(self.env.as_ref(), region, endpoint_url)
+    }
+
+    fn fixes<'a>(&self, p: &'a SessionProfile, login: &'a str) -> Fixes<'a> {
+        Fixes { keys_section: &p.long_term_section, serial_section: "the config file", login }
+    }
+
+    fn long_term_keys(&self, snap: &Snapshot, p: &SessionProfile) -> Result<LongTermKeys, Error> {
+        LongTermKeys::read(&snap.credentials, &p.long_term_section).ok_or_else(|| {
+            Error::bad_input("misconfigured", format!("[{}] has no complete long-term keys", p.long_term_section))
+        })
+    }
+
+    fn assume_input<'a>(&self, r: &'a RoleProfile, duration: Duration, mfa: Option<(&'a MfaSerial, &'a MfaCode)>) -> AssumeRoleInput<'a> {
+        AssumeRoleInput {
+            role_arn: &r.role_arn,
+            session_name: r.role_session_name.as_deref().unwrap_or("mfa-tray"),
+            external_id: r.external_id.as_deref(),
+            duration,
+            mfa,
+        }
+    }
+
+    async fn assume_via_session(&self, snap: &Snapshot, r: &RoleProfile, duration: Duration) -> Result<TempCredentials, Error> {
+        let session = snap.valid_session(&r.source, SESSION_MARGIN).ok_or_else(|| {
+            Error::new(ErrorKind::AwsRefused, "expired_token", format!("the MFA session of {} has expired; run `mfa-tray login {}`", r.source, r.source))
+        })?;
+        let sts = Sts::new(Signer::Temporary(&session), &self.endpoints(r.region.as_deref(), r.endpoint_url.as_deref()));
+        let source = snap.session_profile(&r.source)?;
+        sts.assume_role(&self.assume_input(r, duration, None)).await.map_err(|e| self.assume_error(e, r, source))
+    }
+
+    fn assume_error(&self, e: aws::AwsError, r: &RoleProfile, source: &SessionProfile) -> Error {
+        let login = format!("mfa-tray login {}", source.name);
+        Error::from_aws(e, &format!("assuming {} ({})", r.name, r.role_arn), self.fixes(source, &login))
+    }
+
+    fn use_error(&self, e: aws::AwsError, section: &str, call: &str) -> Error {
+        let keys = format!("[{section}]");
+        Error::from_aws(e, &format!("calling {call} as [{section}]"), Fixes { keys_section: &keys, serial_section: "the config file", login: "mfa-tray login <profile>" })
+    }
+
+    /// Writes `creds` into `section` under the lock, re-checking ownership there.
+    fn write(&self, snap: &Snapshot, section: &str, creds: &TempCredentials, holds: &Holds) -> Result<(), Error> {
+        let path = &self.files.credentials;
+        file::update(path, self.settings.lock_timeout, |doc| {
+            snap.check_writable(doc, section, holds)?;
+            write_temp(doc, section, creds, holds).map_err(|source| FileError::Edit { path: path.clone(), source })
+        })?;
+        Ok(())
+    }
+
+    /// The credentials `whoami` and `buckets` use, and where to send requests.
+    fn credentials_for(&self, snap: &Snapshot, profile: Option<&str>) -> Result<(String, Usable, Endpoints), Error> {
+        let from_env = self.env.var_str("AWS_PROFILE");
+        let wanted = profile.map(str::to_owned).or(from_env).unwrap_or_else(|| self.settings.target_profile.clone());
+        // A role profile has no section of its own: use a section that holds it.
+        let section = match (snap.credentials.has_section(&wanted), snap.profiles.role(&wanted)) {
+            (false, Some(_)) => managed_sections(&snap.credentials)
+                .into_iter()
+                .filter(|m| m.holds == Holds::Role(wanted.clone()))
+                .max_by_key(|m| m.expires)
+                .map(|m| m.section)
+                .ok_or_else(|| Error::bad_input("no_credentials", format!("role {wanted} has no credentials yet: run `mfa-tray assume {wanted}`")))?,
+            _ => wanted.clone(),
+        };
+        // Requests go where the profile behind the credentials points.
+        let behind = match SectionState::of(&snap.credentials, &section) {
+            SectionState::Managed(Managed { holds: Holds::Role(r) | Holds::Session(r), expires, .. }) => {
+                if expires <= snap.now {
+                    return Err(Error::new(
+                        ErrorKind::AwsRefused,
+                        "expired_token",
+                        format!("the credentials in [{section}] expired at {}; run `mfa-tray {} {r}`", crate::credentials::format_time(expires), if snap.profiles.role(&r).is_some() { "assume" } else { "login" }),
+                    ));
+                }
+                r
+            }
+            _ => section.clone(),
+        };
+        let (region, endpoint) = match snap.profiles.role(&behind) {
+            Some(r) => (r.region.clone(), r.endpoint_url.clone()),
+            None => (
+                config_value(&snap.config, &behind, "region").map(str::to_owned),
+                config_value(&snap.config, &behind, "endpoint_url").map(str::to_owned),
+            ),
+        };
+        let endpoints = self.endpoints(region.as_deref(), endpoint.as_deref());
+        let usable = if let Some(t) = TempCredentials::read(&snap.credentials, &section) {
+            Usable::Temp(t)
+        } else if let Some(k) = LongTermKeys::read(&snap.credentials, &section) {
+            Usable::Keys(k)
+        } else {
+            return Err(Error::bad_input(
+                "no_credentials",
+                format!("[{section}] in {} has no credentials; log in or assume a role first, or pass --profile", snap.files.credentials.display()),
+            ));
+        };
+        Ok((section, usable, endpoints))
+    }
+}
+
+enum Usable {
+    Keys(LongTermKeys),
+    Temp(TempCredentials),
+}

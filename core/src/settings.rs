@@ -1,0 +1,176 @@
+//! The app's own settings: a small TOML file that nobody has to write.
+//!
+//! It lives at `$MFA_TRAY_CONFIG_DIR/settings.toml`, or in the platform's config
+//! directory (`~/.config/mfa-tray/settings.toml` on Linux). Every key is optional.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::env::Environment;
+use crate::ini::check_section_name;
+use crate::types::{check_duration, ROLE_DURATION, SESSION_DURATION};
+
+/// Overrides the settings directory (tests, portable installs).
+pub const CONFIG_DIR_VAR: &str = "MFA_TRAY_CONFIG_DIR";
+
+/// The settings, validated, with defaults filled in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// The credentials-file profile that holds the active role (for tools that cannot
+    /// assume roles themselves).
+    pub target_profile: String,
+    /// Where an MFA session profile `X` keeps its long-term keys: `[X<suffix>]`.
+    pub long_term_suffix: String,
+    /// How long before the MFA session ends to notify, longest first.
+    pub notify_before: Vec<Duration>,
+    /// GetSessionToken duration when neither the flag nor the profile says (AWS: 12 h).
+    pub session_duration: Duration,
+    /// AssumeRole duration when neither the flag nor the profile says.
+    pub role_duration: Duration,
+    /// Whether the tray re-assumes roles in the background.
+    pub auto_refresh: bool,
+    /// How close to expiry role credentials get re-assumed.
+    pub refresh_before: Duration,
+    /// How long a writer waits for another writer's lock on the credentials file.
+    pub lock_timeout: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            target_profile: "default".into(),
+            long_term_suffix: "-long-term".into(),
+            notify_before: vec![Duration::from_secs(15 * 60), Duration::from_secs(2 * 60)],
+            session_duration: Duration::from_secs(43_200),
+            role_duration: Duration::from_secs(3600),
+            auto_refresh: true,
+            refresh_before: Duration::from_secs(10 * 60),
+            lock_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// The file as written; every key optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct RawSettings {
+    target_profile: Option<String>,
+    long_term_suffix: Option<String>,
+    notify_before_minutes: Option<Vec<u64>>,
+    session_duration_seconds: Option<u64>,
+    role_duration_seconds: Option<u64>,
+    auto_refresh: Option<bool>,
+    refresh_before_minutes: Option<u64>,
+    lock_timeout_seconds: Option<u64>,
+}
+
+/// A settings file that could not be used.
+#[derive(Debug, thiserror::Error)]
+#[error("settings file {path}: {message}")]
+pub struct SettingsError {
+    /// The file.
+    pub path: PathBuf,
+    /// What is wrong and how to fix it.
+    pub message: String,
+}
+
+impl Settings {
+    /// Where the settings file is (whether or not it exists).
+    pub fn path(env: &dyn Environment) -> Option<PathBuf> {
+        env.var_path(CONFIG_DIR_VAR)
+            .or_else(|| env.config_dir().map(|d| d.join("mfa-tray")))
+            .map(|d| d.join("settings.toml"))
+    }
+
+    /// Reads the settings; a missing file gives the defaults.
+    pub fn load(env: &dyn Environment) -> Result<Settings, SettingsError> {
+        match Settings::path(env) {
+            Some(path) => Settings::load_from(&path),
+            None => Ok(Settings::default()),
+        }
+    }
+
+    /// Reads settings from a given file; a missing file gives the defaults.
+    pub fn load_from(path: &Path) -> Result<Settings, SettingsError> {
+        let err = |message: String| SettingsError { path: path.to_owned(), message };
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Settings::default()),
+            Err(e) => return Err(err(format!("cannot read it ({e})"))),
+        };
+        let raw: RawSettings = toml::from_str(&text).map_err(|e| err(e.message().to_owned()))?;
+        Settings::from_raw(raw).map_err(err)
+    }
+
+    fn from_raw(raw: RawSettings) -> Result<Settings, String> {
+        let d = Settings::default();
+        let secs = Duration::from_secs;
+        let minutes = |m: u64| secs(m.saturating_mul(60));
+        let target_profile = raw.target_profile.unwrap_or(d.target_profile);
+        check_section_name(&target_profile).map_err(|e| format!("target_profile: {e}"))?;
+        let long_term_suffix = raw.long_term_suffix.unwrap_or(d.long_term_suffix);
+        if long_term_suffix.is_empty() {
+            return Err("long_term_suffix must not be empty (the default is \"-long-term\")".into());
+        }
+        check_section_name(&format!("x{long_term_suffix}")).map_err(|e| format!("long_term_suffix: {e}"))?;
+        let mut notify_before: Vec<Duration> = match raw.notify_before_minutes {
+            Some(v) => v.into_iter().map(minutes).collect(),
+            None => d.notify_before,
+        };
+        notify_before.sort_unstable_by(|a, b| b.cmp(a));
+        notify_before.dedup();
+        let session_duration = match raw.session_duration_seconds {
+            Some(s) => check_duration(secs(s), SESSION_DURATION, "GetSessionToken")
+                .map_err(|e| format!("session_duration_seconds: {e}"))?,
+            None => d.session_duration,
+        };
+        let role_duration = match raw.role_duration_seconds {
+            Some(s) => check_duration(secs(s), ROLE_DURATION, "AssumeRole")
+                .map_err(|e| format!("role_duration_seconds: {e}"))?,
+            None => d.role_duration,
+        };
+        Ok(Settings {
+            target_profile,
+            long_term_suffix,
+            notify_before,
+            session_duration,
+            role_duration,
+            auto_refresh: raw.auto_refresh.unwrap_or(d.auto_refresh),
+            refresh_before: raw.refresh_before_minutes.map_or(d.refresh_before, minutes),
+            lock_timeout: raw.lock_timeout_seconds.map_or(d.lock_timeout, secs),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Settings, String> {
+        Settings::from_raw(toml::from_str(text).map_err(|e| e.to_string())?)
+    }
+
+    #[test]
+    fn empty_file_is_the_defaults() {
+        assert_eq!(parse("").unwrap(), Settings::default());
+    }
+
+    #[test]
+    fn values_are_read_and_checked() {
+        let s = parse("target_profile = \"work\"\nnotify_before_minutes = [2, 30, 2]\nlock_timeout_seconds = 1\n").unwrap();
+        assert_eq!(s.target_profile, "work");
+        assert_eq!(s.notify_before, vec![Duration::from_secs(1800), Duration::from_secs(120)]);
+        assert_eq!(s.lock_timeout, Duration::from_secs(1));
+        assert!(parse("target_profile = \"a]\\n[b\"").unwrap_err().contains("target_profile"));
+        assert!(parse("session_duration_seconds = 60").unwrap_err().contains("900"));
+        assert!(parse("no_such_key = 1").unwrap_err().contains("no_such_key"));
+    }
+
+    #[test]
+    fn missing_file_is_the_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(Settings::load_from(&dir.path().join("nope.toml")).unwrap(), Settings::default());
+    }
+}

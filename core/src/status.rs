@@ -1,0 +1,190 @@
+//! What is valid and for how long: the state of every profile, read from the files.
+
+use std::time::Duration;
+
+use serde::Serialize;
+use time::OffsetDateTime;
+
+use crate::credentials::{format_time, managed_sections, Holds, SectionState};
+use crate::engine::Snapshot;
+
+/// How usable a profile's credentials are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum State {
+    /// Valid for longer than the warning lead time.
+    Valid,
+    /// Valid, but not for much longer.
+    Expiring,
+    /// Written once, now expired.
+    Expired,
+    /// Never written (or written by someone else).
+    Absent,
+}
+
+impl State {
+    /// The state of credentials expiring at `expires`, warning `lead` before.
+    pub fn of(expires: Option<OffsetDateTime>, now: OffsetDateTime, lead: Duration) -> State {
+        match expires {
+            None => State::Absent,
+            Some(e) if e <= now => State::Expired,
+            Some(e) if e - now <= lead => State::Expiring,
+            Some(_) => State::Valid,
+        }
+    }
+}
+
+/// One MFA session profile.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SessionStatus {
+    /// Profile name (and credentials section).
+    pub name: String,
+    /// Its state.
+    pub state: State,
+    /// When the session expires (RFC 3339), if one was written.
+    pub expires_at: Option<String>,
+    /// Seconds left, 0 when expired, absent when there is no session.
+    pub seconds_left: Option<u64>,
+    /// The MFA device.
+    pub mfa_serial: String,
+}
+
+/// One role profile.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RoleStatus {
+    /// Profile name.
+    pub name: String,
+    /// State of its freshest credentials in the file.
+    pub state: State,
+    /// When those expire.
+    pub expires_at: Option<String>,
+    /// Seconds left.
+    pub seconds_left: Option<u64>,
+    /// The MFA session profile it is assumed from.
+    pub source: String,
+    /// The role ARN.
+    pub role_arn: String,
+    /// Whether the target profile holds this role.
+    pub active: bool,
+    /// Credentials-file sections that hold this role.
+    pub sections: Vec<String>,
+}
+
+/// A profile mfa-tray cannot use.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProblemStatus {
+    /// The profile.
+    pub profile: String,
+    /// What is wrong and how to fix it.
+    pub message: String,
+}
+
+/// Everything `status` shows. Serialised as the stable `status --json` document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Status {
+    /// Version of this JSON shape.
+    pub version: u32,
+    /// When the status was taken.
+    pub now: String,
+    /// The credentials file.
+    pub credentials_file: String,
+    /// The profile that holds the active role.
+    pub target: String,
+    /// The role the target holds, if any.
+    pub active_role: Option<String>,
+    /// MFA session profiles.
+    pub sessions: Vec<SessionStatus>,
+    /// Role profiles.
+    pub roles: Vec<RoleStatus>,
+    /// Misconfigured profiles and sections mfa-tray will not write.
+    pub problems: Vec<ProblemStatus>,
+}
+
+fn left(expires: Option<OffsetDateTime>, now: OffsetDateTime) -> Option<u64> {
+    expires.map(|e| (e - now).whole_seconds().max(0) as u64)
+}
+
+impl Status {
+    /// Builds the status from one snapshot of the files.
+    pub fn from_snapshot(snap: &Snapshot, session_lead: Duration, role_lead: Duration) -> Status {
+        let now = snap.now;
+        let managed = managed_sections(&snap.credentials);
+        let target = snap.settings.target_profile.clone();
+        let mut problems: Vec<ProblemStatus> =
+            snap.profiles.problems.iter().map(|p| ProblemStatus { profile: p.profile.clone(), message: p.message.clone() }).collect();
+
+        let sessions = snap
+            .profiles
+            .sessions
+            .iter()
+            .map(|p| {
+                let state = SectionState::of(&snap.credentials, &p.name);
+                let expires = match &state {
+                    SectionState::Managed(m) if m.holds == Holds::Session(p.name.clone()) => Some(m.expires),
+                    _ => None,
+                };
+                if let Some(reason) = state.refusal(&p.name, &snap.settings.long_term_suffix) {
+                    problems.push(ProblemStatus { profile: p.name.clone(), message: format!("mfa-tray will not write [{}]: {reason}", p.name) });
+                }
+                SessionStatus {
+                    name: p.name.clone(),
+                    state: State::of(expires, now, session_lead),
+                    expires_at: expires.map(format_time),
+                    seconds_left: left(expires, now),
+                    mfa_serial: p.mfa_serial.to_string(),
+                }
+            })
+            .collect();
+
+        let active_role = managed.iter().find(|m| m.section == target).and_then(|m| match &m.holds {
+            Holds::Role(r) => Some(r.clone()),
+            Holds::Session(_) => None,
+        });
+        let roles = snap
+            .profiles
+            .roles
+            .iter()
+            .map(|r| {
+                let held: Vec<_> = managed.iter().filter(|m| m.holds == Holds::Role(r.name.clone())).collect();
+                let expires = held.iter().map(|m| m.expires).max();
+                RoleStatus {
+                    name: r.name.clone(),
+                    state: State::of(expires, now, role_lead),
+                    expires_at: expires.map(format_time),
+                    seconds_left: left(expires, now),
+                    source: r.source.clone(),
+                    role_arn: r.role_arn.to_string(),
+                    active: active_role.as_deref() == Some(r.name.as_str()),
+                    sections: held.iter().map(|m| m.section.clone()).collect(),
+                }
+            })
+            .collect();
+
+        Status {
+            version: 1,
+            now: format_time(now),
+            credentials_file: snap.files.credentials.display().to_string(),
+            target,
+            active_role,
+            sessions,
+            roles,
+            problems,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn states() {
+        let now = datetime!(2026-11-28 12:00 UTC);
+        let lead = Duration::from_secs(900);
+        assert_eq!(State::of(None, now, lead), State::Absent);
+        assert_eq!(State::of(Some(now), now, lead), State::Expired);
+        assert_eq!(State::of(Some(now + time::Duration::minutes(15)), now, lead), State::Expiring);
+        assert_eq!(State::of(Some(now + time::Duration::minutes(16)), now, lead), State::Valid);
+    }
+}
