@@ -223,13 +223,17 @@ impl Engine {
         check_duration(duration, SESSION_DURATION, "GetSessionToken").map_err(|e| Error::bad_input("bad_duration", format!("{profile}: {e}")))?;
         let holds = Holds::Session(p.name.clone());
         snap.check_writable(&snap.credentials, &p.name, &holds)?;
+        file::preflight(&self.files.credentials, self.settings.lock_timeout)?;
         let keys = self.long_term_keys(&snap, p)?;
 
         let sts = Sts::new(Signer::LongTerm(&keys), &self.endpoints(p.region.as_deref(), p.endpoint_url.as_deref()));
         let creds = sts
             .get_session_token(&p.mfa_serial, code, duration)
             .await
-            .map_err(|e| Error::from_aws(e, &format!("logging in {profile} (GetSessionToken)"), self.fixes(p, &format!("mfa-tray login {profile}"))))?;
+            .map_err(|e| {
+                let (serial_section, login) = (format!("[profile {profile}]"), format!("mfa-tray login {profile}"));
+                Error::from_aws(e, &format!("logging in {profile} (GetSessionToken)"), self.fixes(p, &serial_section, &login))
+            })?;
         self.write(&snap, &p.name, &creds, &holds)?;
         Ok(LoginOutcome { profile: p.name.clone(), expires: creds.expiration })
     }
@@ -273,6 +277,7 @@ impl Engine {
         check_section_name(&section).map_err(|e| Error::bad_input("bad_target", e.to_string()))?;
         let holds = Holds::Role(r.name.clone());
         snap.check_writable(&snap.credentials, &section, &holds)?;
+        file::preflight(&self.files.credentials, self.settings.lock_timeout)?;
         let creds = match plan.strategy {
             Strategy::ViaSession => self.assume_via_session(&snap, r, plan.duration).await?,
             Strategy::WithMfa => {
@@ -358,8 +363,8 @@ impl Engine {
         Endpoints::resolve(self.env.as_ref(), region, endpoint_url)
     }
 
-    fn fixes<'a>(&self, p: &'a SessionProfile, login: &'a str) -> Fixes<'a> {
-        Fixes { keys_section: &p.long_term_section, serial_section: "the config file", login }
+    fn fixes<'a>(&self, p: &'a SessionProfile, serial_section: &'a str, login: &'a str) -> Fixes<'a> {
+        Fixes { keys_section: &p.long_term_section, serial_section, login }
     }
 
     fn long_term_keys(&self, snap: &Snapshot, p: &SessionProfile) -> Result<LongTermKeys, Error> {
@@ -389,7 +394,8 @@ impl Engine {
 
     fn assume_error(&self, e: aws::AwsError, r: &RoleProfile, source: &SessionProfile) -> Error {
         let login = format!("mfa-tray login {}", source.name);
-        Error::from_aws(e, &format!("assuming {} ({})", r.name, r.role_arn), self.fixes(source, &login))
+        let serial_section = format!("[profile {}] (or [profile {}])", r.name, source.name);
+        Error::from_aws(e, &format!("assuming {} ({})", r.name, r.role_arn), self.fixes(source, &serial_section, &login))
     }
 
     fn use_error(&self, e: aws::AwsError, section: &str, call: &str) -> Error {

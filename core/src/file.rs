@@ -179,6 +179,20 @@ pub fn update<R>(
     Ok(result)
 }
 
+/// Checks, before anything irreversible (like spending an MFA code), that [`update`]
+/// could write the file now: not read-only, and the lock obtainable within `lock_timeout`.
+pub fn preflight(path: &Path, lock_timeout: Duration) -> Result<(), FileError> {
+    let real = follow_symlinks(path).map_err(|source| FileError::Write { path: path.to_owned(), source })?;
+    if is_read_only(&real) {
+        return Err(FileError::ReadOnly { path: real });
+    }
+    match real.parent() {
+        Some(dir) if dir.is_dir() => Lock::acquire(&real, dir, lock_timeout).map(drop),
+        // No directory yet: no one else can be writing; `update` creates it.
+        _ => Ok(()),
+    }
+}
+
 /// The file a chain of symlinks ends at, even if that file does not exist yet.
 fn follow_symlinks(path: &Path) -> io::Result<PathBuf> {
     let mut cur = path.to_owned();

@@ -168,13 +168,15 @@ pub fn check_duration(d: Duration, range: (u64, u64), call: &'static str) -> Res
     }
 }
 
-/// "1h 05m", "12m", "40s": how long something has left, for people.
+/// "1h 05m", "12m", "40s": how long something has left, for people, to the nearest
+/// minute (so a 12-hour session read a second later is still "12h 00m").
 pub fn human_duration(d: Duration) -> String {
     let s = d.as_secs();
+    let m = (s + 30) / 60;
     match s {
         0..=59 => format!("{s}s"),
-        60..=3599 => format!("{}m", s / 60),
-        _ => format!("{}h {:02}m", s / 3600, (s % 3600) / 60),
+        60..=3569 => format!("{m}m"),
+        _ => format!("{}h {:02}m", m / 60, m % 60),
     }
 }
 
@@ -216,5 +218,9 @@ mod tests {
         assert!(check_duration(Duration::from_secs(43_201), ROLE_DURATION, "AssumeRole").is_err());
         assert_eq!(human_duration(Duration::from_secs(3900)), "1h 05m");
         assert_eq!(human_duration(Duration::from_secs(120)), "2m");
+        assert_eq!(human_duration(Duration::from_secs(43_199)), "12h 00m");
+        assert_eq!(human_duration(Duration::from_secs(3569)), "59m");
+        assert_eq!(human_duration(Duration::from_secs(3570)), "1h 00m");
+        assert_eq!(human_duration(Duration::from_secs(59)), "59s");
     }
 }

@@ -1,0 +1,383 @@
+//! The real binary end to end: moto behind the MFA-checking proxy, in a throwaway HOME.
+//! Every test asserts on the credentials file's bytes, the exit code and the output.
+
+mod support;
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+
+use support::*;
+
+/// The bytes mfa-tray appended after the user's own file, which must be untouched.
+fn appended(stack: &Stack, original: &str) -> String {
+    let now = stack.credentials();
+    assert!(now.starts_with(original), "the user's bytes changed:\n--- before\n{original}\n--- after\n{now}");
+    now[original.len()..].to_owned()
+}
+
+fn login(stack: &Stack) {
+    stack.run(&["login", "corp", "--code", &stack.code(0)]).ok();
+}
+
+fn actions(stack: &Stack) -> Vec<String> {
+    stack.proxy_log().iter().map(|e| format!("{} {}", e["action"].as_str().unwrap(), e["result"])).collect()
+}
+
+#[test]
+fn login_writes_the_session_and_nothing_else() {
+    let s = Stack::start();
+    s.files(CREDENTIALS, CONFIG);
+    let run = s.run(&["login", "corp", "--code", &s.code(0)]);
+    run.ok();
+    assert!(run.stdout.contains("Logged in corp: MFA session valid for 12h"), "{}", run.stdout);
+    assert!(run.stdout.contains(&format!("Wrote [corp] in {}", s.path(".aws/credentials").display())));
+
+    let added = appended(&s, CREDENTIALS);
+    let lines: Vec<&str> = added.lines().collect();
+    assert_eq!(lines[..2], ["", "[corp]"]);
+    let keys: Vec<&str> = lines[2..].iter().map(|l| l.split(" = ").next().unwrap()).collect();
+    assert_eq!(keys, ["aws_access_key_id", "aws_secret_access_key", "aws_session_token", "mfa_tray_holds", "mfa_tray_expiration"]);
+    let text = s.credentials();
+    assert_eq!(value(&text, "corp", "mfa_tray_holds").as_deref(), Some("mfa-session corp"));
+    assert!(!value(&text, "corp", "aws_session_token").unwrap().is_empty());
+    assert_eq!(fs::metadata(s.path(".aws/credentials")).unwrap().permissions().mode() & 0o777, 0o600);
+    assert_eq!(actions(&s), ["GetSessionToken 200"]);
+    let log = &s.proxy_log()[0];
+    assert_eq!((log["serial"].as_bool(), log["code"].as_bool(), log["duration"].as_str()), (Some(true), Some(true), Some("43200")));
+}
+
+#[test]
+fn login_against_plain_moto_with_any_code() {
+    // The README's promise: `mfa-tray login corp --code 123456` against moto.
+    let s = Stack::start();
+    s.files(CREDENTIALS, CONFIG);
+    s.command().env("AWS_ENDPOINT_URL", &s.moto_url).args(["login", "corp", "--code", "123456"]).status().unwrap();
+    let added = appended(&s, CREDENTIALS);
+    assert!(added.starts_with("\n[corp]\naws_access_key_id = "), "{added}");
+}
+
+#[test]
+fn crlf_bom_file_keeps_its_style() {
+    let s = Stack::start();
+    let original = format!("\u{feff}{}", CREDENTIALS.replace('\n', "\r\n"));
+    s.files(&original, CONFIG);
+    login(&s);
+    let added = appended(&s, &original);
+    assert!(added.starts_with("\r\n[corp]\r\naws_access_key_id = "), "{added:?}");
+    assert_eq!(added.matches("\r\n").count(), added.matches('\n').count(), "every new line is CRLF: {added:?}");
+}
+
+#[test]
+fn code_from_standard_input() {
+    let s = Stack::start();
+    s.files(CREDENTIALS, CONFIG);
+    let mut child = s.command().args(["login", "corp"]).stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).spawn().unwrap();
+    use std::io::Write;
+    let code = s.code(0);
+    writeln!(child.stdin.take().unwrap(), "{} {}", &code[..3], &code[3..]).unwrap();
+    assert!(child.wait().unwrap().success());
+    assert!(s.credentials().contains("[corp]"));
+}
+
+#[test]
+fn assume_through_the_session_needs_no_code() {
+    let s = Stack::start();
+    s.files(CREDENTIALS, CONFIG);
+    login(&s);
+    let after_login = s.credentials();
+    let run = s.run(&["assume", "prod-admin"]);
+    run.ok();
+    assert!(run.stdout.contains("Assumed prod-admin through the MFA session of corp; no code needed"), "{}", run.stdout);
+    assert!(run.stdout.contains("written to [default]: prod-admin is now the active role"), "{}", run.stdout);
+    let added = appended(&s, &after_login);
+    assert!(added.starts_with("\n[default]\naws_access_key_id = ASIA"), "{added}");
+    assert_eq!(value(&added, "default", "mfa_tray_holds").as_deref(), Some("role prod-admin"));
+    assert_eq!(actions(&s), ["GetSessionToken 200", "AssumeRole 200"]);
+    let log = &s.proxy_log()[1];
+    assert_eq!((log["session_signed"].as_bool(), log["code"].as_bool()), (Some(true), Some(false)), "{log}");
+    assert_eq!(log["role_arn"], ROLE_ARN);
+}
+
+#[test]
+fn assume_with_mfa_when_there_is_no_session() {
+    let s = Stack::start();
+    s.files(CREDENTIALS, CONFIG);
+    // No code and no session: a clear request for one, and nothing written.
+    s.run(&["assume", "prod-admin"]).fails(2, "prod-admin needs an MFA code");
+    assert_eq!(s.credentials(), CREDENTIALS);
+    assert!(s.proxy_log().is_empty());
+
+    let run = s.run(&["assume", "prod-admin", "--code", &s.code(0)]);
+    run.ok();
+    assert!(run.stdout.contains("with an MFA code, because corp has no valid MFA session"), "{}", run.stdout);
+    let log = &s.proxy_log()[0];
+    assert_eq!((log["session_signed"].as_bool(), log["serial"].as_bool(), log["code"].as_bool()), (Some(false), Some(true), Some(true)));
+    assert_eq!(value(&appended(&s, CREDENTIALS), "default", "mfa_tray_holds").as_deref(), Some("role prod-admin"));
+}
+
+#[test]
+fn longer_role_sessions_use_the_code_even_with_a_session() {
+    let s = Stack::start();
+    s.files(CREDENTIALS, CONFIG);
+    login(&s);
+    s.run(&["assume", "prod-admin", "--duration", "2h"]).fails(2, "needs an MFA code");
+    let run = s.run(&["assume", "prod-admin", "--duration", "2h", "--code", &s.code(1), "--to", "admin-long"]);
+    run.ok();
+    assert!(run.stdout.contains("because 2h 00m is longer than the 1 hour"), "{}", run.stdout);
+    assert!(run.stdout.contains("written to [admin-long]."), "{}", run.stdout);
+    let log = s.proxy_log();
+    let last = log.last().unwrap();
+    assert_eq!((last["code"].as_bool(), last["duration"].as_str(), last["session_signed"].as_bool()), (Some(true), Some("7200"), Some(false)));
+}
+
+#[test]
+fn refresh_reassumes_what_is_near_expiry() {
+    let s = Stack::start();
+    s.files(CREDENTIALS, CONFIG);
+    fs::create_dir_all(s.path("mfa-tray-config")).unwrap();
+    fs::write(s.path("mfa-tray-config/settings.toml"), "refresh_before_minutes = 20\n").unwrap();
+    login(&s);
+    s.run(&["assume", "prod-admin", "--duration", "900"]).ok();
+    s.run(&["assume", "short", "--duration", "3600", "--to", "short-target"]).ok();
+    let before = s.credentials();
+    let old_expiry = value(&before, "default", "mfa_tray_expiration").unwrap();
+
+    std::thread::sleep(std::time::Duration::from_millis(1100)); // a new expiry second
+    let run = s.run(&["refresh"]);
+    run.ok();
+    assert!(run.stdout.contains("refreshed    prod-admin in [default]"), "{}", run.stdout);
+    assert!(run.stdout.contains("still fresh  short in [short-target]"), "{}", run.stdout);
+    let after = s.credentials();
+    assert_ne!(value(&after, "default", "mfa_tray_expiration").unwrap(), old_expiry);
+    assert_eq!(section(&after, "short-target"), section(&before, "short-target"));
+    assert_eq!(section(&after, "corp"), section(&before, "corp"));
+    assert_eq!(after.lines().count(), before.lines().count());
+    let log = s.proxy_log();
+    assert_eq!(log.len(), 4);
+    assert_eq!((log[3]["action"].as_str(), log[3]["session_signed"].as_bool()), (Some("AssumeRole"), Some(true)));
+
+    // An expired MFA session: refresh asks for a login and writes nothing.
+    let expired = after.replace(&value(&after, "corp", "mfa_tray_expiration").unwrap(), "2020-01-01T00:00:00Z");
+    fs::write(s.path(".aws/credentials"), &expired).unwrap();
+    let run = s.run(&["refresh", "--force"]);
+    run.ok();
+    assert!(run.stdout.contains("needs login  prod-admin in [default]: the MFA session of corp is not valid; run `mfa-tray login corp`"), "{}", run.stdout);
+    assert_eq!(s.credentials(), expired);
+    assert_eq!(s.proxy_log().len(), 4);
+}
+
+#[test]
+fn whoami_and_buckets_with_the_written_credentials() {
+    let s = Stack::start();
+    s.files(CREDENTIALS, CONFIG);
+    s.create_bucket("team-bucket");
+    s.create_bucket("logs-bucket");
+    login(&s);
+    s.run(&["assume", "prod-admin"]).ok();
+
+    let run = s.run(&["whoami"]);
+    run.ok();
+    assert!(run.stdout.starts_with("[default] is\n"), "{}", run.stdout);
+    assert!(run.stdout.contains("ARN      arn:aws:sts::123456789012:assumed-role/Admin/alice"), "{}", run.stdout);
+
+    let run = s.run(&["buckets", "--json"]);
+    run.ok();
+    let json: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let mut names: Vec<&str> = json["buckets"].as_array().unwrap().iter().map(|b| b["name"].as_str().unwrap()).collect();
+    names.sort_unstable();
+    assert_eq!(names, ["logs-bucket", "team-bucket"]);
+    assert_eq!(json["profile"], "default");
+
+    let run = s.run(&["buckets", "--profile", "prod-admin"]);
+    run.ok();
+    assert!(run.stdout.contains("S3 buckets visible to [default] (2):"), "{}", run.stdout);
+    assert!(run.stdout.contains("  team-bucket  created "), "{}", run.stdout);
+
+    s.run(&["whoami", "--profile", "short"]).fails(2, "role short has no credentials yet: run `mfa-tray assume short`");
+}
+
+#[test]
+fn status_json_reports_every_profile() {
+    let s = Stack::start();
+    s.files(CREDENTIALS, &format!("{CONFIG}\n[profile broken]\nrole_arn = arn:aws:iam::123456789012:role/X\nsource_profile = nowhere\n"));
+    let run = s.run(&["status", "--json"]);
+    run.ok();
+    let json: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(json["sessions"][0]["state"], "absent");
+    assert_eq!(json["active_role"], serde_json::Value::Null);
+
+    login(&s);
+    s.run(&["assume", "prod-admin"]).ok();
+    let json: serde_json::Value = serde_json::from_str(&s.run(&["status", "--json"]).ok().stdout).unwrap();
+    assert_eq!(json["version"], 1);
+    assert_eq!(json["target"], "default");
+    assert_eq!(json["active_role"], "prod-admin");
+    let corp = &json["sessions"][0];
+    assert_eq!((corp["name"].as_str(), corp["state"].as_str()), (Some("corp"), Some("valid")));
+    assert!((43_000..=43_200).contains(&corp["seconds_left"].as_u64().unwrap()), "{corp}");
+    assert_eq!(corp["mfa_serial"], SERIAL);
+    let roles = json["roles"].as_array().unwrap();
+    assert_eq!(roles.len(), 2);
+    assert_eq!((roles[0]["name"].as_str(), roles[0]["active"].as_bool(), roles[0]["state"].as_str()), (Some("prod-admin"), Some(true), Some("valid")));
+    assert_eq!(roles[0]["sections"], serde_json::json!(["default"]));
+    assert_eq!((roles[1]["name"].as_str(), roles[1]["state"].as_str()), (Some("short"), Some("absent")));
+    assert_eq!(json["problems"][0]["profile"], "broken");
+    assert!(json["problems"][0]["message"].as_str().unwrap().contains("nowhere does not exist"));
+
+    let text = s.run(&["status"]).ok().stdout.clone();
+    assert!(text.contains("\nMFA sessions\n  corp        valid     12h 00m left, until "), "{text}");
+    assert!(text.contains("\nRoles (* = active in [default])\n* prod-admin  valid     1h 00m left, until "), "{text}");
+    assert!(text.contains("\nProblems\n  broken: source_profile nowhere does not exist"), "{text}");
+}
+
+// ---- AWS says no: the right message, the right exit code, and the files unchanged ----
+
+fn unchanged_after(s: &Stack, args: &[&str], exit: i32, message: &str) {
+    let creds = s.credentials_bytes();
+    let config = fs::read(s.path(".aws/config")).unwrap();
+    s.run(args).fails(exit, message);
+    assert_eq!(s.credentials_bytes(), creds, "credentials changed by {args:?}");
+    assert_eq!(fs::read(s.path(".aws/config")).unwrap(), config);
+}
+
+#[test]
+fn wrong_and_reused_codes_are_refused() {
+    let s = Stack::start();
+    s.files(CREDENTIALS, CONFIG);
+    unchanged_after(&s, &["login", "corp", "--code", &s.code(10)], 3, "AWS rejected the MFA code while logging in corp");
+    let code = s.code(0);
+    s.run(&["login", "corp", "--code", &code]).ok();
+    unchanged_after(&s, &["login", "corp", "--code", &code], 3, "each code works once");
+    unchanged_after(&s, &["assume", "prod-admin", "--duration", "2h", "--code", &code], 3, "AWS rejected the MFA code while assuming prod-admin");
+    assert_eq!(actions(&s), ["GetSessionToken 403", "GetSessionToken 200", "GetSessionToken 403", "AssumeRole 403"]);
+}
+
+#[test]
+fn bad_mfa_device_is_refused() {
+    let s = Stack::start();
+    s.files(CREDENTIALS, &CONFIG.replace("mfa/alice", "mfa/mallory"));
+    unchanged_after(&s, &["login", "corp", "--code", &s.code(0)], 3, "could not validate the MFA device while logging in corp (GetSessionToken). Check mfa_serial in [profile corp]");
+}
+
+#[test]
+fn out_of_range_durations_are_refused() {
+    let s = Stack::start();
+    s.files(CREDENTIALS, CONFIG);
+    // Outside AWS's own ranges: refused here, before a code is spent.
+    unchanged_after(&s, &["login", "corp", "--code", &s.code(0), "--duration", "100"], 2, "900 to 129600 seconds");
+    unchanged_after(&s, &["assume", "prod-admin", "--code", &s.code(0), "--duration", "13h"], 2, "900 to 43200 seconds");
+    assert!(s.proxy_log().is_empty());
+    // Within range, but over the role's MaxSessionDuration: only AWS knows.
+    unchanged_after(&s, &["assume", "short", "--code", &s.code(0), "--duration", "2h"], 3, "MaxSessionDuration");
+    // Malformed codes never reach AWS.
+    unchanged_after(&s, &["login", "corp", "--code", "12345"], 2, "6 digits");
+    unchanged_after(&s, &["login", "corp", "--code", "12345a"], 2, "6 digits");
+}
+
+#[test]
+fn unknown_and_misconfigured_profiles() {
+    let s = Stack::start();
+    s.files(CREDENTIALS, &format!("{CONFIG}\n[profile loop]\nrole_arn = arn:aws:iam::123456789012:role/L\nsource_profile = loop\n"));
+    unchanged_after(&s, &["login", "nope", "--code", "123456"], 2, "there is no MFA session profile named nope");
+    unchanged_after(&s, &["login", "prod-admin", "--code", "123456"], 2, "prod-admin is a role profile: use `mfa-tray assume prod-admin`");
+    unchanged_after(&s, &["assume", "corp"], 2, "corp is an MFA session profile");
+    unchanged_after(&s, &["assume", "loop", "--code", "123456"], 2, "profile loop cannot be used: source_profile loop: loop -> loop");
+    assert!(s.proxy_log().is_empty());
+}
+
+#[test]
+fn network_failure_is_reported_as_such() {
+    let s = Stack::start();
+    s.files(CREDENTIALS, CONFIG);
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", dead.local_addr().unwrap());
+    drop(dead);
+    let before = s.credentials_bytes();
+    let run = mfa(s.command().env("AWS_ENDPOINT_URL", &url).args(["login", "corp", "--code", "123456"]));
+    run.fails(5, "cannot reach AWS while logging in corp");
+    assert_eq!(s.credentials_bytes(), before);
+}
+
+fn mfa(cmd: &mut std::process::Command) -> Run {
+    Run::from(cmd.output().unwrap())
+}
+
+// ---- Refusals: the user's data wins ----
+
+#[test]
+fn a_target_holding_long_term_keys_is_never_overwritten() {
+    let s = Stack::start();
+    let creds = format!("{CREDENTIALS}\n[default]\naws_access_key_id = AKIADEFAULT000000001\naws_secret_access_key = default-secret\n");
+    s.files(&creds, CONFIG);
+    login(&s);
+    unchanged_after(&s, &["assume", "prod-admin"], 4, "will not overwrite [default]");
+    unchanged_after(&s, &["assume", "prod-admin"], 4, "Move them to [default-long-term]");
+    // The check runs before STS: no AssumeRole was made, no code could have been spent.
+    assert_eq!(actions(&s), ["GetSessionToken 200"]);
+    // Nor may a role overwrite an MFA session.
+    unchanged_after(&s, &["assume", "prod-admin", "--to", "corp"], 4, "it holds the MFA session of corp");
+}
+
+#[test]
+fn a_malformed_file_is_refused() {
+    let s = Stack::start();
+    let bad = format!("{CREDENTIALS}this line is not ini\n");
+    s.files(&bad, CONFIG);
+    unchanged_after(&s, &["login", "corp", "--code", &s.code(0)], 4, "line 10 is not a [section]");
+    s.files(CREDENTIALS, "[profile corp\nmfa_serial = x\n");
+    unchanged_after(&s, &["status"], 4, "config cannot be read safely: line 1 is a malformed [section] header");
+    assert!(s.proxy_log().is_empty());
+}
+
+#[test]
+fn a_read_only_file_is_refused_before_any_code_is_spent() {
+    let s = Stack::start();
+    s.files(CREDENTIALS, CONFIG);
+    let path = s.path(".aws/credentials");
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o400)).unwrap();
+    unchanged_after(&s, &["login", "corp", "--code", &s.code(0)], 4, "is read-only; make it writable");
+    assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o400);
+    assert!(s.proxy_log().is_empty());
+}
+
+#[test]
+fn a_lock_held_by_another_process_times_out() {
+    let s = Stack::start();
+    s.files(CREDENTIALS, CONFIG);
+    fs::create_dir_all(s.path("mfa-tray-config")).unwrap();
+    fs::write(s.path("mfa-tray-config/settings.toml"), "lock_timeout_seconds = 1\n").unwrap();
+    let lock = fs::File::create(s.path(".aws/.credentials.mfa-tray.lock")).unwrap();
+    lock.lock().unwrap();
+    unchanged_after(&s, &["login", "corp", "--code", &s.code(0)], 4, "is being written by another process");
+    assert!(s.proxy_log().is_empty());
+    lock.unlock().unwrap();
+    login(&s);
+}
+
+#[test]
+fn writes_through_a_symlinked_credentials_file() {
+    let s = Stack::start();
+    s.files(CREDENTIALS, CONFIG);
+    let real = s.path("dotfiles-credentials");
+    fs::rename(s.path(".aws/credentials"), &real).unwrap();
+    std::os::unix::fs::symlink(&real, s.path(".aws/credentials")).unwrap();
+    login(&s);
+    assert!(fs::symlink_metadata(s.path(".aws/credentials")).unwrap().file_type().is_symlink());
+    assert!(fs::read_to_string(&real).unwrap().starts_with(CREDENTIALS));
+    assert!(fs::read_to_string(&real).unwrap().contains("\n[corp]\n"));
+}
+
+#[test]
+fn honours_aws_shared_credentials_file_and_aws_config_file() {
+    let s = Stack::start();
+    fs::write(s.path("creds.ini"), CREDENTIALS).unwrap();
+    fs::write(s.path("config.ini"), CONFIG).unwrap();
+    let run = mfa(s
+        .command()
+        .env("AWS_SHARED_CREDENTIALS_FILE", s.path("creds.ini"))
+        .env("AWS_CONFIG_FILE", s.path("config.ini"))
+        .args(["login", "corp", "--code", &s.code(0)]));
+    run.ok();
+    assert!(fs::read_to_string(s.path("creds.ini")).unwrap().contains("\n[corp]\n"));
+    assert!(!s.path(".aws/credentials").exists());
+}

@@ -1,0 +1,291 @@
+//! A sandbox for running the real `mfa-tray` binary against real parts: a moto server
+//! (STS, IAM, S3) behind the MFA-checking proxy (`mfa_proxy.py`), a throwaway HOME, and
+//! TOTP codes computed here with totp-rs from the proxy's device secret.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+pub const SERIAL: &str = "arn:aws:iam::123456789012:mfa/alice";
+pub const SECRET: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
+pub const ROLE_ARN: &str = "arn:aws:iam::123456789012:role/Admin";
+pub const SHORT_ROLE_ARN: &str = "arn:aws:iam::123456789012:role/Short";
+
+/// The user's files before mfa-tray touches them: comments, a CRLF-free mix of styles,
+/// an unrelated profile, long-term keys. Tests compare bytes against these.
+pub const CREDENTIALS: &str = "\
+# My AWS keys. Hand-written; please keep this comment.
+[corp-long-term]
+aws_access_key_id = AKIAALICEEXAMPLE0001
+aws_secret_access_key = alice/long/term/secret
+
+; an unrelated profile
+[personal]
+aws_access_key_id=AKIAPERSONAL00000001
+aws_secret_access_key=personal-secret
+";
+
+pub const CONFIG: &str = "\
+[default]
+region = eu-west-1
+
+[profile corp]
+mfa_serial = arn:aws:iam::123456789012:mfa/alice
+region = eu-west-1
+
+[profile prod-admin]
+role_arn = arn:aws:iam::123456789012:role/Admin
+source_profile = corp
+role_session_name = alice
+
+[profile short]
+role_arn = arn:aws:iam::123456789012:role/Short
+source_profile = corp
+";
+
+pub struct Stack {
+    moto: Child,
+    proxy: Child,
+    pub moto_url: String,
+    pub url: String,
+    pub home: tempfile::TempDir,
+    pub log: PathBuf,
+}
+
+pub struct Opts {
+    /// moto's INITIAL_NO_AUTH_ACTION_COUNT: signature and policy checks after N calls.
+    pub auth_after: Option<u32>,
+}
+
+impl Default for Opts {
+    fn default() -> Self {
+        Opts { auth_after: None }
+    }
+}
+
+fn venv() -> PathBuf {
+    match std::env::var_os("MFA_TRAY_VENV") {
+        Some(v) => PathBuf::from(v),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv"),
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn wait_ready(url: &str, what: &str) {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(30) {
+        if let Ok((200, _)) = http(url, "GET", "/moto-api/", &[], b"") {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("{what} at {url} did not become ready in 30s");
+}
+
+impl Stack {
+    pub fn start() -> Stack {
+        Stack::start_with(Opts::default())
+    }
+
+    pub fn start_with(opts: Opts) -> Stack {
+        let venv = venv();
+        let moto_bin = venv.join("bin/moto_server");
+        assert!(moto_bin.exists(), "{} is missing: run scripts/test, which creates the venv with moto", moto_bin.display());
+        let port = free_port();
+        let mut moto = Command::new(&moto_bin);
+        moto.args(["-H", "127.0.0.1", "-p", &port.to_string()]).stdout(Stdio::null()).stderr(Stdio::null());
+        if let Some(n) = opts.auth_after {
+            moto.env("INITIAL_NO_AUTH_ACTION_COUNT", n.to_string());
+        }
+        let moto = moto.spawn().expect("start moto_server");
+        let moto_url = format!("http://127.0.0.1:{port}");
+
+        let home = tempfile::tempdir().unwrap();
+        let log = home.path().join("proxy.log");
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/mfa_proxy.py");
+        let mut proxy = Command::new(venv.join("bin/python"))
+            .arg(script)
+            .args(["--upstream", &moto_url, "--device", &format!("{SERIAL}={SECRET}")])
+            .args(["--role-max", &format!("{SHORT_ROLE_ARN}=3600")])
+            .arg("--log")
+            .arg(&log)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start mfa_proxy.py");
+        let mut first = String::new();
+        BufReader::new(proxy.stdout.take().unwrap()).read_line(&mut first).unwrap();
+        let url = format!("http://127.0.0.1:{}", first.trim());
+        let stack = Stack { moto, proxy, moto_url, url, home, log };
+        wait_ready(&stack.moto_url, "moto");
+        stack
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.home.path().join(rel)
+    }
+
+    /// Writes the user's AWS files.
+    pub fn files(&self, credentials: &str, config: &str) {
+        std::fs::create_dir_all(self.path(".aws")).unwrap();
+        std::fs::write(self.path(".aws/credentials"), credentials).unwrap();
+        std::fs::write(self.path(".aws/config"), config).unwrap();
+    }
+
+    pub fn credentials(&self) -> String {
+        std::fs::read_to_string(self.path(".aws/credentials")).unwrap()
+    }
+
+    pub fn credentials_bytes(&self) -> Vec<u8> {
+        std::fs::read(self.path(".aws/credentials")).unwrap()
+    }
+
+    /// The TOTP code for now plus `steps` 30-second steps.
+    pub fn code(&self, steps: i64) -> String {
+        let secret = totp_rs::Secret::Encoded(SECRET.to_owned()).to_bytes().unwrap();
+        let totp = totp_rs::TOTP::new_unchecked(totp_rs::Algorithm::SHA1, 6, 1, 30, secret);
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64;
+        totp.generate((now + steps * 30) as u64)
+    }
+
+    /// A command running the real binary in the sandbox, with no AWS settings from outside.
+    pub fn command(&self) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_mfa-tray"));
+        for (k, _) in std::env::vars_os() {
+            if k.to_string_lossy().starts_with("AWS_") {
+                cmd.env_remove(&k);
+            }
+        }
+        cmd.env("HOME", self.home.path())
+            .env("MFA_TRAY_CONFIG_DIR", self.path("mfa-tray-config"))
+            .env("AWS_ENDPOINT_URL", &self.url)
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    pub fn run(&self, args: &[&str]) -> Run {
+        Run::from(self.command().args(args).output().expect("run mfa-tray"))
+    }
+
+    /// Proxy log entries: one per STS action seen.
+    pub fn proxy_log(&self) -> Vec<serde_json::Value> {
+        match std::fs::read_to_string(&self.log) {
+            Ok(text) => text.lines().map(|l| serde_json::from_str(l).unwrap()).collect(),
+            Err(_) => vec![],
+        }
+    }
+
+    /// An AWS query-protocol call straight to moto, unsigned (before auth kicks in).
+    pub fn aws_query(&self, service: &str, params: &[(&str, &str)]) -> String {
+        let body: String = params.iter().map(|(k, v)| format!("{}={}", enc(k), enc(v))).collect::<Vec<_>>().join("&");
+        let auth = format!("AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20260101/us-east-1/{service}/aws4_request, SignedHeaders=host, Signature=0");
+        let (status, text) = http(
+            &self.moto_url,
+            "POST",
+            "/",
+            &[("Content-Type", "application/x-www-form-urlencoded"), ("Authorization", &auth)],
+            body.as_bytes(),
+        )
+        .unwrap();
+        assert_eq!(status, 200, "{service} {params:?}: {text}");
+        text
+    }
+
+    pub fn create_bucket(&self, name: &str) {
+        let auth = "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=0";
+        let (status, text) = http(&self.moto_url, "PUT", &format!("/{name}"), &[("Authorization", auth)], b"").unwrap();
+        assert_eq!(status, 200, "create bucket: {text}");
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        let _ = self.proxy.kill();
+        let _ = self.moto.kill();
+        let _ = self.proxy.wait();
+        let _ = self.moto.wait();
+    }
+}
+
+fn enc(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// A minimal HTTP/1.1 request (Connection: close).
+pub fn http(base: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> std::io::Result<(u16, String)> {
+    let addr = base.trim_start_matches("http://");
+    let mut s = TcpStream::connect(addr)?;
+    s.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes())?;
+    s.write_all(body)?;
+    let mut resp = Vec::new();
+    s.read_to_end(&mut resp)?;
+    let text = String::from_utf8_lossy(&resp).into_owned();
+    let status = text.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+    Ok((status, body))
+}
+
+/// What a run printed and how it ended.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl From<Output> for Run {
+    fn from(o: Output) -> Run {
+        Run {
+            code: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+}
+
+impl Run {
+    #[track_caller]
+    pub fn ok(&self) -> &Self {
+        assert_eq!(self.code, 0, "expected success\n{self:#?}");
+        self
+    }
+    #[track_caller]
+    pub fn fails(&self, code: i32, stderr_has: &str) -> &Self {
+        assert_eq!(self.code, code, "wrong exit code\n{self:#?}");
+        assert!(self.stderr.contains(stderr_has), "stderr lacks {stderr_has:?}\n{self:#?}");
+        self
+    }
+}
+
+/// The section `[name]` of an INI text, as its lines (up to the next header).
+pub fn section(text: &str, name: &str) -> Vec<String> {
+    let header = format!("[{name}]");
+    let mut lines = text.lines().skip_while(|l| l.trim() != header);
+    lines.next().expect("section present");
+    lines.take_while(|l| !l.trim_start().starts_with('[')).filter(|l| !l.trim().is_empty()).map(str::to_owned).collect()
+}
+
+pub fn value(text: &str, sect: &str, key: &str) -> Option<String> {
+    section(text, sect).iter().find_map(|l| {
+        let (k, v) = l.split_once('=')?;
+        (k.trim() == key).then(|| v.trim().to_owned())
+    })
+}
