@@ -381,3 +381,53 @@ fn honours_aws_shared_credentials_file_and_aws_config_file() {
     assert!(fs::read_to_string(s.path("creds.ini")).unwrap().contains("\n[corp]\n"));
     assert!(!s.path(".aws/credentials").exists());
 }
+
+// ---- The written credentials are real: moto checks every signature ----
+
+fn xml_value(xml: &str, tag: &str) -> String {
+    let start = xml.find(&format!("<{tag}>")).unwrap_or_else(|| panic!("no {tag} in {xml}")) + tag.len() + 2;
+    xml[start..start + xml[start..].find('<').unwrap()].to_owned()
+}
+
+#[test]
+fn written_credentials_really_sign_requests() {
+    // moto verifies signatures and IAM policies after the six set-up calls below.
+    let s = Stack::start_with(Opts { auth_after: Some(6) });
+    let allow_all = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
+    let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:user/alice"},"Action":"sts:AssumeRole"}]}"#;
+    let iam = |params: &[(&str, &str)]| {
+        let mut p = params.to_vec();
+        p.push(("Version", "2010-05-08"));
+        s.aws_query("iam", &p)
+    };
+    iam(&[("Action", "CreateUser"), ("UserName", "alice")]);
+    let key = iam(&[("Action", "CreateAccessKey"), ("UserName", "alice")]);
+    iam(&[("Action", "PutUserPolicy"), ("UserName", "alice"), ("PolicyName", "all"), ("PolicyDocument", allow_all)]);
+    iam(&[("Action", "CreateRole"), ("RoleName", "Admin"), ("AssumeRolePolicyDocument", trust)]);
+    iam(&[("Action", "PutRolePolicy"), ("RoleName", "Admin"), ("PolicyName", "all"), ("PolicyDocument", allow_all)]);
+    s.create_bucket("signed-bucket");
+
+    let (id, secret) = (xml_value(&key, "AccessKeyId"), xml_value(&key, "SecretAccessKey"));
+    let creds = CREDENTIALS.replace("AKIAALICEEXAMPLE0001", &id).replace("alice/long/term/secret", &secret);
+    s.files(&creds, CONFIG);
+
+    // Signed with the long-term keys read from [corp-long-term].
+    s.run(&["login", "corp", "--code", &s.code(0)]).ok();
+    s.run(&["assume", "prod-admin", "--duration", "2h", "--code", &s.code(1)]).ok();
+    // Signed with the role credentials mfa-tray wrote to [default].
+    let run = s.run(&["buckets"]);
+    run.ok();
+    assert!(run.stdout.contains("signed-bucket"), "{}", run.stdout);
+    s.run(&["whoami"]).ok();
+
+    // The control: one wrong character in a written secret and moto refuses.
+    let text = s.credentials();
+    let written = value(&text, "default", "aws_secret_access_key").unwrap();
+    let flipped = format!("{}{}", &written[..written.len() - 1], if written.ends_with('A') { 'B' } else { 'A' });
+    fs::write(s.path(".aws/credentials"), text.replace(&written, &flipped)).unwrap();
+    s.run(&["buckets"]).fails(3, "SignatureDoesNotMatch");
+
+    // And a wrong long-term secret cannot log in.
+    s.files(&creds.replace(&secret, "not-the-secret"), CONFIG);
+    unchanged_after(&s, &["login", "corp", "--code", &s.code(-1)], 3, "does not match its access key id");
+}

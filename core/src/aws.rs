@@ -102,8 +102,11 @@ where
     match &err {
         SdkError::ServiceError(ctx) => {
             let status = ctx.raw().status().as_u16();
-            let code = ctx.err().code().unwrap_or("").to_owned();
-            let message = ctx.err().message().unwrap_or("").trim().to_owned();
+            // Some STS-compatible servers wrap <Error> in <Errors>, which the SDK's
+            // parser misses; read the code and message from the body then.
+            let body = ctx.raw().body().bytes().map(String::from_utf8_lossy).unwrap_or_default();
+            let code = ctx.err().code().map(str::to_owned).or_else(|| xml_text(&body, "Code")).unwrap_or_default();
+            let message = ctx.err().message().map(str::to_owned).or_else(|| xml_text(&body, "Message")).unwrap_or_default().trim().to_owned();
             if status >= 500 || status == 429 || THROTTLING.contains(&code.as_str()) {
                 AwsError::Unavailable { code, message, status }
             } else if code.is_empty() {
@@ -115,6 +118,15 @@ where
         }
         _ => AwsError::Network(DisplayErrorContext(&err).to_string()),
     }
+}
+
+/// The text of the first `<tag>` element, unescaped enough for messages.
+fn xml_text(body: &str, tag: &str) -> Option<String> {
+    let open = format!("<{tag}>");
+    let start = body.find(&open)? + open.len();
+    let len = body[start..].find(&format!("</{tag}>"))?;
+    let text = &body[start..start + len];
+    Some(text.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"").replace("&apos;", "'").replace("&amp;", "&"))
 }
 
 fn sdk_config(signer: &Signer<'_>, region: &str) -> SdkConfig {
@@ -270,6 +282,14 @@ pub async fn list_buckets(signer: Signer<'_>, endpoints: &Endpoints) -> Result<V
 mod tests {
     use super::*;
     use crate::env::FakeEnvironment;
+
+    #[test]
+    fn xml_text_reads_wrapped_errors() {
+        let body = "<ErrorResponse><Errors><Error><Code>AccessDenied</Code><Message>a &amp; b</Message></Error></Errors></ErrorResponse>";
+        assert_eq!(xml_text(body, "Code").as_deref(), Some("AccessDenied"));
+        assert_eq!(xml_text(body, "Message").as_deref(), Some("a & b"));
+        assert_eq!(xml_text(body, "Nope"), None);
+    }
 
     #[test]
     fn endpoint_precedence() {
