@@ -431,3 +431,22 @@ fn written_credentials_really_sign_requests() {
     s.files(&creds.replace(&secret, "not-the-secret"), CONFIG);
     unchanged_after(&s, &["login", "corp", "--code", &s.code(-1)], 3, "does not match its access key id");
 }
+
+#[test]
+fn endpoints_from_the_environment_and_the_profile() {
+    let s = Stack::start();
+    s.create_bucket("bucket-one");
+    let dead = "http://127.0.0.1:9";
+    // The service-specific variables win over AWS_ENDPOINT_URL.
+    s.files(CREDENTIALS, CONFIG);
+    let run = mfa(s.command().env("AWS_ENDPOINT_URL", dead).env("AWS_ENDPOINT_URL_STS", &s.url).args(["login", "corp", "--code", &s.code(0)]));
+    run.ok();
+    let run = mfa(s.command().env("AWS_ENDPOINT_URL", dead).env("AWS_ENDPOINT_URL_S3", &s.moto_url).args(["buckets", "--profile", "corp"]));
+    run.ok();
+    assert!(run.stdout.contains("bucket-one"), "{}", run.stdout);
+    // With no variables, the profile's endpoint_url.
+    s.files(CREDENTIALS, &CONFIG.replace("[profile corp]\n", &format!("[profile corp]\nendpoint_url = {}\n", s.url)));
+    let run = mfa(s.command().env_remove("AWS_ENDPOINT_URL").args(["login", "corp", "--code", &s.code(1)]));
+    run.ok();
+    assert_eq!(s.proxy_log().iter().filter(|e| e["result"] == 200).count(), 2);
+}

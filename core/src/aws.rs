@@ -162,6 +162,14 @@ fn missing(what: &str) -> AwsError {
     AwsError::Network(format!("AWS answered without {what}"))
 }
 
+fn sts_config(signer: &Signer<'_>, endpoints: &Endpoints) -> aws_sdk_sts::Config {
+    let mut conf = aws_sdk_sts::config::Builder::from(&sdk_config(signer, &endpoints.region));
+    if let Some(url) = &endpoints.sts {
+        conf = conf.endpoint_url(url);
+    }
+    conf.build()
+}
+
 /// An STS client for one profile.
 pub struct Sts {
     client: aws_sdk_sts::Client,
@@ -196,11 +204,7 @@ pub struct Identity {
 impl Sts {
     /// A client signing with `signer`, for `endpoints`.
     pub fn new(signer: Signer<'_>, endpoints: &Endpoints) -> Sts {
-        let mut conf = aws_sdk_sts::config::Builder::from(&sdk_config(&signer, &endpoints.region));
-        if let Some(url) = &endpoints.sts {
-            conf = conf.endpoint_url(url);
-        }
-        Sts { client: aws_sdk_sts::Client::from_conf(conf.build()) }
+        Sts { client: aws_sdk_sts::Client::from_conf(sts_config(&signer, endpoints)) }
     }
 
     /// GetSessionToken with SerialNumber and TokenCode.
@@ -282,6 +286,42 @@ pub async fn list_buckets(signer: Signer<'_>, endpoints: &Endpoints) -> Result<V
 mod tests {
     use super::*;
     use crate::env::FakeEnvironment;
+
+    /// Records the URL of the first request and stops it before it leaves.
+    #[derive(Debug, Default, Clone)]
+    struct Capture(std::sync::Arc<std::sync::Mutex<Option<String>>>);
+
+    impl aws_sdk_sts::config::Intercept for Capture {
+        fn name(&self) -> &'static str {
+            "capture"
+        }
+        fn read_before_transmit(
+            &self,
+            ctx: &aws_sdk_sts::config::interceptors::BeforeTransmitInterceptorContextRef<'_>,
+            _: &aws_sdk_sts::config::RuntimeComponents,
+            _: &mut aws_sdk_sts::config::ConfigBag,
+        ) -> Result<(), aws_sdk_sts::error::BoxError> {
+            *self.0.lock().unwrap() = Some(ctx.request().uri().to_owned());
+            Err("stopped by the test".into())
+        }
+    }
+
+    async fn sts_url(endpoints: Endpoints) -> String {
+        let keys = LongTermKeys { access_key_id: "AKIA".into(), secret_access_key: "s".into() };
+        let capture = Capture::default();
+        let conf = sts_config(&Signer::LongTerm(&keys), &endpoints).to_builder().interceptor(capture.clone()).build();
+        let _ = aws_sdk_sts::Client::from_conf(conf).get_caller_identity().send().await;
+        let url = capture.0.lock().unwrap().clone();
+        url.expect("a request was made")
+    }
+
+    #[tokio::test]
+    async fn sts_goes_to_the_profiles_regional_endpoint_or_the_override() {
+        let regional = Endpoints { region: "eu-west-1".into(), sts: None, s3: None };
+        assert_eq!(sts_url(regional).await, "https://sts.eu-west-1.amazonaws.com/");
+        let custom = Endpoints { region: "eu-west-1".into(), sts: Some("http://127.0.0.1:9/".into()), s3: None };
+        assert_eq!(sts_url(custom).await, "http://127.0.0.1:9/");
+    }
 
     #[test]
     fn xml_text_reads_wrapped_errors() {
