@@ -281,7 +281,7 @@ impl Printer {
             println!("\nRoles (* = active in [{}])", s.target);
             for r in &s.roles {
                 let mark = if r.active { '*' } else { ' ' };
-                let held = if r.sections.is_empty() { String::new() } else { format!(" in [{}]", r.sections.join("], [")) };
+                let held = if r.sections.is_empty() { String::new() } else { format!(", in [{}]", r.sections.join("], [")) };
                 println!("{mark} {:width$}  {}  (from {}{held})", r.name, self.state_line(r.state, r.seconds_left, r.expires_at.as_deref()), r.source);
             }
         }

@@ -314,6 +314,8 @@ fn a_target_holding_long_term_keys_is_never_overwritten() {
     unchanged_after(&s, &["assume", "prod-admin"], 4, "Move them to [default-long-term]");
     // The check runs before STS: no AssumeRole was made, no code could have been spent.
     assert_eq!(actions(&s), ["GetSessionToken 200"]);
+    let status = s.run(&["status"]).ok().stdout.clone();
+    assert!(status.contains("  default: roles cannot be switched into [default]: it holds long-term keys"), "{status}");
     // Nor may a role overwrite an MFA session.
     unchanged_after(&s, &["assume", "prod-admin", "--to", "corp"], 4, "it holds the MFA session of corp");
 }

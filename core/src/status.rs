@@ -136,6 +136,14 @@ impl Status {
             })
             .collect();
 
+        let target_problem = if snap.profiles.session(&target).is_some() {
+            Some(format!("it is the MFA session of {target}; set target_profile in the settings to another name"))
+        } else {
+            SectionState::of(&snap.credentials, &target).refusal(&target, &snap.settings.long_term_suffix)
+        };
+        if let Some(reason) = target_problem {
+            problems.push(ProblemStatus { profile: target.clone(), message: format!("roles cannot be switched into [{target}]: {reason}") });
+        }
         let active_role = managed.iter().find(|m| m.section == target).and_then(|m| match &m.holds {
             Holds::Role(r) => Some(r.clone()),
             Holds::Session(_) => None,
