@@ -12,6 +12,7 @@ pub mod error;
 pub mod file;
 pub mod ini;
 pub mod profiles;
+pub mod schedule;
 pub mod settings;
 pub mod status;
 pub mod types;
