@@ -21,7 +21,7 @@ use crate::status::Status;
 use crate::types::{check_duration, human_duration, MfaCode, MfaSerial, ROLE_DURATION, SESSION_DURATION, SESSION_ROLE_CAP};
 
 /// An MFA session is used for AssumeRole only if it has at least this long left.
-const SESSION_MARGIN: Duration = Duration::from_secs(60);
+pub const SESSION_MARGIN: Duration = Duration::from_secs(60);
 
 /// The two files and the profiles in them, read at one instant.
 #[derive(Debug, Clone)]
@@ -298,41 +298,49 @@ impl Engine {
         Ok(AssumeOutcome { role: r.name.clone(), active: section == self.settings.target_profile, section, expires: creds.expiration, plan })
     }
 
-    /// Re-assumes every managed role section that expires within `refresh_before`,
-    /// through its still-valid MFA session. Asks for nothing.
+    /// Re-assumes every managed role section that expires within `refresh_before`
+    /// (every one, with `force`), through its still-valid MFA session. Asks for nothing.
     pub async fn refresh(&self, force: bool) -> Result<Vec<RefreshItem>, Error> {
         let snap = self.snapshot()?;
         let mut items = Vec::new();
         for m in managed_sections(&snap.credentials) {
-            let Holds::Role(role) = &m.holds else { continue };
-            let (section, role) = (m.section.clone(), role.clone());
-            if !force && m.expires - snap.now > self.settings.refresh_before {
-                items.push(RefreshItem::Fresh { section, role, expires: m.expires });
-                continue;
-            }
-            let r = match snap.role_profile(&role) {
-                Ok(r) => r,
-                Err(error) => {
-                    items.push(RefreshItem::Failed { section, role, error });
-                    continue;
+            if let Holds::Role(role) = &m.holds {
+                if !force && m.expires - snap.now > self.settings.refresh_before {
+                    items.push(RefreshItem::Fresh { section: m.section.clone(), role: role.clone(), expires: m.expires });
+                } else {
+                    items.push(self.refresh_section(&snap, &m.section).await);
                 }
-            };
-            if snap.valid_session(&r.source, SESSION_MARGIN).is_none() {
-                items.push(RefreshItem::NeedsLogin { section, role, session: r.source.clone() });
-                continue;
             }
-            let duration = r.duration.unwrap_or(self.settings.role_duration).min(SESSION_ROLE_CAP);
-            let result = match self.assume_via_session(&snap, r, duration).await {
-                // Re-read under the lock: another writer may have moved on meanwhile.
-                Ok(creds) => self.write(&self.snapshot()?, &section, &creds, &m.holds).map(|()| creds.expiration),
-                Err(e) => Err(e),
-            };
-            items.push(match result {
-                Ok(expires) => RefreshItem::Refreshed { section, role, expires },
-                Err(error) => RefreshItem::Failed { section, role, error },
-            });
         }
         Ok(items)
+    }
+
+    /// Re-assumes the role held in `section` through its MFA session, now.
+    pub async fn refresh_section(&self, snap: &Snapshot, section: &str) -> RefreshItem {
+        let (section, role) = match SectionState::of(&snap.credentials, section) {
+            SectionState::Managed(Managed { holds: Holds::Role(role), .. }) => (section.to_owned(), role),
+            _ => {
+                let error = Error::bad_input("not_a_role_section", format!("[{section}] does not hold a role written by mfa-tray"));
+                return RefreshItem::Failed { section: section.to_owned(), role: String::new(), error };
+            }
+        };
+        let r = match snap.role_profile(&role) {
+            Ok(r) => r,
+            Err(error) => return RefreshItem::Failed { section, role, error },
+        };
+        if snap.valid_session(&r.source, SESSION_MARGIN).is_none() {
+            return RefreshItem::NeedsLogin { section, role, session: r.source.clone() };
+        }
+        let duration = r.duration.unwrap_or(self.settings.role_duration).min(SESSION_ROLE_CAP);
+        let result = match self.assume_via_session(snap, r, duration).await {
+            // Re-read under the lock: another writer may have moved on meanwhile.
+            Ok(creds) => self.snapshot().and_then(|now| self.write(&now, &section, &creds, &Holds::Role(role.clone()))).map(|()| creds.expiration),
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok(expires) => RefreshItem::Refreshed { section, role, expires },
+            Err(error) => RefreshItem::Failed { section, role, error },
+        }
     }
 
     /// GetCallerIdentity with the credentials of `profile` (default: the target profile).

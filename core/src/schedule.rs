@@ -12,6 +12,8 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 
+use crate::credentials::Holds;
+
 /// Notifications older than this when first seen (say, at start-up the morning after)
 /// are not shown: they are news nobody needs.
 pub const STALE: Duration = Duration::from_secs(3600);
@@ -51,6 +53,27 @@ pub struct Observed {
     pub roles: Vec<(String, String, OffsetDateTime, bool)>,
 }
 
+impl Observed {
+    /// What the files say, as the scheduler needs it.
+    pub fn from_snapshot(snap: &crate::engine::Snapshot) -> Observed {
+        let mut seen = Observed::default();
+        for m in crate::credentials::managed_sections(&snap.credentials) {
+            match m.holds {
+                Holds::Session(profile) if profile == m.section => seen.sessions.push((profile, m.expires)),
+                Holds::Session(_) => {}
+                Holds::Role(role) => {
+                    let valid = snap
+                        .profiles
+                        .role(&role)
+                        .is_some_and(|r| snap.valid_session(&r.source, crate::engine::SESSION_MARGIN).is_some());
+                    seen.roles.push((m.section, role, m.expires, valid));
+                }
+            }
+        }
+        seen
+    }
+}
+
 /// What is due now.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Due {
@@ -81,6 +104,13 @@ impl Scheduler {
         leads.sort_unstable_by(|a, b| b.cmp(a));
         leads.dedup();
         Scheduler { leads, refresh_before, auto_refresh, fired: BTreeMap::new(), failed: BTreeSet::new() }
+    }
+
+    /// Takes the lead times of `fresh` (new settings) and keeps what was already notified.
+    pub fn reconfigure(&mut self, fresh: Scheduler) {
+        self.leads = fresh.leads;
+        self.refresh_before = fresh.refresh_before;
+        self.auto_refresh = fresh.auto_refresh;
     }
 
     /// What is due at `now` given what the files say.

@@ -104,6 +104,50 @@ impl Settings {
         Settings::from_raw(raw).map_err(err)
     }
 
+    /// Checks settings built by a front end, as if they had been read from the file.
+    pub fn validated(self) -> Result<Settings, String> {
+        let toml = self.to_toml();
+        let raw: RawSettings = toml::from_str(&toml).map_err(|e| e.message().to_owned())?;
+        Settings::from_raw(raw)
+    }
+
+    /// The settings as the TOML file holds them.
+    pub fn to_toml(&self) -> String {
+        let quote = |s: &str| format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""));
+        let minutes = |d: &Duration| (d.as_secs() / 60).to_string();
+        format!(
+            "# mfa-tray settings (see the README). Every key is optional.\n\
+             target_profile = {}\n\
+             long_term_suffix = {}\n\
+             notify_before_minutes = [{}]\n\
+             session_duration_seconds = {}\n\
+             role_duration_seconds = {}\n\
+             auto_refresh = {}\n\
+             refresh_before_minutes = {}\n\
+             lock_timeout_seconds = {}\n",
+            quote(&self.target_profile),
+            quote(&self.long_term_suffix),
+            self.notify_before.iter().map(minutes).collect::<Vec<_>>().join(", "),
+            self.session_duration.as_secs(),
+            self.role_duration.as_secs(),
+            self.auto_refresh,
+            minutes(&self.refresh_before),
+            self.lock_timeout.as_secs(),
+        )
+    }
+
+    /// Writes the settings file (a temporary file renamed over the old one).
+    pub fn save(&self, env: &dyn Environment) -> Result<PathBuf, SettingsError> {
+        let path = Settings::path(env).ok_or_else(|| SettingsError { path: PathBuf::from("settings.toml"), message: "no config directory".into() })?;
+        let err = |e: std::io::Error| SettingsError { path: path.clone(), message: format!("cannot write it ({e})") };
+        let dir = path.parent().unwrap_or(Path::new("."));
+        std::fs::create_dir_all(dir).map_err(err)?;
+        let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(err)?;
+        std::io::Write::write_all(&mut tmp, self.to_toml().as_bytes()).map_err(err)?;
+        tmp.persist(&path).map_err(|e| err(e.error))?;
+        Ok(path)
+    }
+
     fn from_raw(raw: RawSettings) -> Result<Settings, String> {
         let d = Settings::default();
         let secs = Duration::from_secs;
@@ -166,6 +210,20 @@ mod tests {
         assert!(parse("target_profile = \"a]\\n[b\"").unwrap_err().contains("target_profile"));
         assert!(parse("session_duration_seconds = 60").unwrap_err().contains("900"));
         assert!(parse("no_such_key = 1").unwrap_err().contains("no_such_key"));
+    }
+
+    #[test]
+    fn written_settings_read_back_the_same() {
+        let s = Settings {
+            target_profile: "we\"ird\\name".into(),
+            notify_before: vec![Duration::from_secs(1800), Duration::from_secs(60)],
+            auto_refresh: false,
+            ..Settings::default()
+        };
+        assert_eq!(parse(&s.to_toml()).unwrap(), s);
+        assert_eq!(parse(&Settings::default().to_toml()).unwrap(), Settings::default());
+        let bad = Settings { role_duration: Duration::from_secs(10), ..Settings::default() };
+        assert!(bad.validated().unwrap_err().contains("role_duration_seconds"));
     }
 
     #[test]

@@ -47,6 +47,8 @@ role_arn = arn:aws:iam::123456789012:role/Short
 source_profile = corp
 ";
 
+pub mod desktop;
+
 pub struct Stack {
     moto: Child,
     proxy: Child,
@@ -158,6 +160,12 @@ impl Stack {
     /// A command running the real binary in the sandbox, with no AWS settings from outside.
     pub fn command(&self) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_mfa-tray"));
+        self.sandbox(&mut cmd);
+        cmd
+    }
+
+    /// Gives a command the sandbox's environment.
+    pub fn sandbox(&self, cmd: &mut Command) {
         for (k, _) in std::env::vars_os() {
             if k.to_string_lossy().starts_with("AWS_") {
                 cmd.env_remove(&k);
@@ -167,7 +175,6 @@ impl Stack {
             .env("MFA_TRAY_CONFIG_DIR", self.path("mfa-tray-config"))
             .env("AWS_ENDPOINT_URL", &self.url)
             .stdin(Stdio::null());
-        cmd
     }
 
     pub fn run(&self, args: &[&str]) -> Run {

@@ -1,0 +1,83 @@
+//! The background loop: at each tick it reads the files, asks the core's scheduler what
+//! is due, raises notifications, re-assumes roles and updates the tray. It sleeps until
+//! the next deadline but never longer than the scheduler's MAX_SLEEP, so after a suspend
+//! or a clock change it catches up within half a minute; anything that changes state
+//! wakes it at once.
+
+use mfa_tray_core::schedule::Observed;
+use mfa_tray_core::RefreshItem;
+use tauri::{AppHandle, Manager, Runtime};
+use time::OffsetDateTime;
+
+use crate::state::{lock, AppState};
+
+/// Starts the loop on Tauri's async runtime.
+pub fn spawn<R: Runtime>(app: AppHandle<R>) {
+    tauri::async_runtime::spawn(async move {
+        loop {
+            let next = tick(&app).await;
+            let wait = (next - OffsetDateTime::now_utc()).max(time::Duration::ZERO);
+            let wait = std::time::Duration::from_millis(wait.whole_milliseconds().clamp(0, 30_000) as u64);
+            let state = app.state::<AppState>();
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = state.wake.notified() => {}
+            }
+        }
+    });
+}
+
+/// One look at the clock and the files; returns when to look again.
+async fn tick<R: Runtime>(app: &AppHandle<R>) -> OffsetDateTime {
+    let state = app.state::<AppState>();
+    let engine = state.engine();
+    let now = OffsetDateTime::now_utc();
+    let snap = match engine.snapshot() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("mfa-tray: {}", e.message);
+            crate::tray::refresh(app);
+            return now + mfa_tray_core::schedule::MAX_SLEEP;
+        }
+    };
+    let due = lock(&state.scheduler).tick(now, &Observed::from_snapshot(&snap));
+    for alert in &due.alerts {
+        crate::notifier::alert(app, alert);
+    }
+    for section in &due.refresh {
+        if let RefreshItem::Failed { section, role, error } = engine.refresh_section(&snap, section).await {
+            let expires = mfa_tray_core::credentials::managed_sections(&snap.credentials)
+                .into_iter()
+                .find(|m| m.section == section)
+                .map_or(now, |m| m.expires);
+            if let Some(alert) = lock(&state.scheduler).refresh_failed(&section, &role, expires, &error.message) {
+                crate::notifier::alert(app, &alert);
+            }
+        }
+    }
+    crate::tray::refresh(app);
+    due.next.unwrap_or(now + mfa_tray_core::schedule::MAX_SLEEP)
+}
+
+/// "Refresh now": re-assumes every managed role, reporting failures as notifications.
+pub async fn refresh_now<R: Runtime>(app: &AppHandle<R>) {
+    let state = app.state::<AppState>();
+    match state.engine().refresh(true).await {
+        Ok(items) => {
+            for item in items {
+                match item {
+                    RefreshItem::Failed { role, error, .. } => crate::notifier::error(app, &format!("Could not refresh {role}"), &error.message),
+                    RefreshItem::NeedsLogin { role, session, .. } => crate::notifier::error(
+                        app,
+                        &format!("{role} needs a new MFA session"),
+                        &format!("The MFA session of {session} is not valid. Enter an MFA code from the menu."),
+                    ),
+                    RefreshItem::Refreshed { .. } | RefreshItem::Fresh { .. } => {}
+                }
+            }
+        }
+        Err(e) => crate::notifier::error(app, "Could not refresh", &e.message),
+    }
+    crate::tray::refresh(app);
+    state.wake.notify_one();
+}

@@ -1,0 +1,182 @@
+//! What the window may call (each one allowed by name in capabilities/). Every answer
+//! is free of secrets: the webview sees profiles, expiries, identities and bucket
+//! names, never a key or token. Errors cross as `{ code, message }` from the core.
+
+use std::time::Duration;
+
+use mfa_tray_core::aws::Bucket;
+use mfa_tray_core::credentials::format_time;
+use mfa_tray_core::settings::Settings;
+use mfa_tray_core::status::Status;
+use mfa_tray_core::types::MfaCode;
+use mfa_tray_core::{Error, Strategy};
+use serde::{Deserialize, Serialize};
+use tauri::State;
+
+use crate::state::{lock, AppState, Pending};
+
+/// An error for the window: it branches on `code` and shows `message`.
+#[derive(Debug, Serialize)]
+pub struct UiError {
+    code: String,
+    message: String,
+}
+
+impl From<Error> for UiError {
+    fn from(e: Error) -> UiError {
+        UiError { code: e.code.to_owned(), message: e.message }
+    }
+}
+
+fn bad_code(e: mfa_tray_core::types::ValueError) -> UiError {
+    UiError { code: "bad_code".into(), message: e.to_string() }
+}
+
+/// Everything the window needs to draw itself.
+#[derive(Debug, Serialize)]
+pub struct UiState {
+    status: Status,
+    pending: Option<Pending>,
+}
+
+/// The current status, and what the window was opened for (taken once).
+#[tauri::command]
+pub fn state(state: State<'_, AppState>) -> Result<UiState, UiError> {
+    let status = state.engine().status()?;
+    let pending = lock(&state.pending).take();
+    Ok(UiState { status, pending })
+}
+
+/// What a login or a role switch achieved.
+#[derive(Debug, Serialize)]
+pub struct Done {
+    profile: String,
+    expires_at: String,
+    message: String,
+}
+
+/// GetSessionToken with the code typed in the window.
+#[tauri::command]
+pub async fn login(state: State<'_, AppState>, profile: String, code: String) -> Result<Done, UiError> {
+    let code: MfaCode = code.parse().map_err(bad_code)?;
+    let done = state.engine().login(&profile, &code, None).await?;
+    state.wake.notify_one();
+    Ok(Done {
+        message: format!("MFA session {} is active. Roles from it need no code for the next hours.", done.profile),
+        profile: done.profile,
+        expires_at: format_time(done.expires),
+    })
+}
+
+/// AssumeRole into the target profile, with the code if one was typed.
+#[tauri::command]
+pub async fn assume(state: State<'_, AppState>, role: String, code: Option<String>) -> Result<Done, UiError> {
+    let code: Option<MfaCode> = code.filter(|c| !c.trim().is_empty()).map(|c| c.parse()).transpose().map_err(bad_code)?;
+    let done = state.engine().assume(&role, code.as_ref(), None, None).await?;
+    state.wake.notify_one();
+    let active = if done.active { "is now the active role" } else { "was written" };
+    Ok(Done {
+        message: format!("{} {active} in [{}], assumed {}.", done.role, done.section, done.plan.reason),
+        profile: done.role,
+        expires_at: format_time(done.expires),
+    })
+}
+
+/// Whether switching to `role` needs a code now, and why.
+#[derive(Debug, Serialize)]
+pub struct Choice {
+    needs_code: bool,
+    reason: String,
+}
+
+/// Plans a role switch without doing it.
+#[tauri::command]
+pub fn choose_role(state: State<'_, AppState>, role: String) -> Result<Choice, UiError> {
+    let engine = state.engine();
+    let plan = engine.plan(&engine.snapshot()?, &role, None, false)?;
+    Ok(Choice { needs_code: plan.strategy == Strategy::WithMfa, reason: plan.reason })
+}
+
+/// Caller identity and bucket list of a profile.
+#[derive(Debug, Serialize)]
+pub struct WhoAmI {
+    profile: String,
+    account: String,
+    arn: String,
+    user_id: String,
+    buckets: Vec<Bucket>,
+    buckets_error: Option<UiError>,
+}
+
+/// GetCallerIdentity and S3 ListBuckets with a profile's credentials (default: the target).
+#[tauri::command]
+pub async fn whoami(state: State<'_, AppState>, profile: Option<String>) -> Result<WhoAmI, UiError> {
+    let engine = state.engine();
+    let profile = profile.filter(|p| !p.is_empty());
+    let (section, id) = engine.whoami(profile.as_deref()).await?;
+    let (buckets, buckets_error) = match engine.buckets(Some(&section)).await {
+        Ok((_, b)) => (b, None),
+        // Listing buckets needs s3:ListAllMyBuckets; identity alone is still worth showing.
+        Err(e) => (vec![], Some(e.into())),
+    };
+    Ok(WhoAmI { profile: section, account: id.account, arn: id.arn, user_id: id.user_id, buckets, buckets_error })
+}
+
+/// The settings as the window edits them (durations in minutes or seconds, as in the file).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct SettingsView {
+    target_profile: String,
+    long_term_suffix: String,
+    notify_before_minutes: Vec<u64>,
+    session_duration_seconds: u64,
+    role_duration_seconds: u64,
+    auto_refresh: bool,
+    refresh_before_minutes: u64,
+}
+
+impl From<&Settings> for SettingsView {
+    fn from(s: &Settings) -> SettingsView {
+        SettingsView {
+            target_profile: s.target_profile.clone(),
+            long_term_suffix: s.long_term_suffix.clone(),
+            notify_before_minutes: s.notify_before.iter().map(|d| d.as_secs() / 60).collect(),
+            session_duration_seconds: s.session_duration.as_secs(),
+            role_duration_seconds: s.role_duration.as_secs(),
+            auto_refresh: s.auto_refresh,
+            refresh_before_minutes: s.refresh_before.as_secs() / 60,
+        }
+    }
+}
+
+/// The settings in force.
+#[tauri::command]
+pub fn get_settings(state: State<'_, AppState>) -> SettingsView {
+    SettingsView::from(&state.engine().settings)
+}
+
+/// Checks and saves settings, then applies them.
+#[tauri::command]
+pub fn save_settings(state: State<'_, AppState>, settings: SettingsView) -> Result<SettingsView, UiError> {
+    let current = state.engine().settings.clone();
+    let minutes = |m: u64| Duration::from_secs(m.saturating_mul(60));
+    let wanted = Settings {
+        target_profile: settings.target_profile.trim().to_owned(),
+        long_term_suffix: settings.long_term_suffix.trim().to_owned(),
+        notify_before: settings.notify_before_minutes.into_iter().map(minutes).collect(),
+        session_duration: Duration::from_secs(settings.session_duration_seconds),
+        role_duration: Duration::from_secs(settings.role_duration_seconds),
+        auto_refresh: settings.auto_refresh,
+        refresh_before: minutes(settings.refresh_before_minutes),
+        ..current
+    };
+    let checked = wanted.validated().map_err(|message| UiError { code: "bad_settings".into(), message })?;
+    checked.save(&mfa_tray_core::env::OsEnvironment).map_err(|e| UiError { code: "settings_write".into(), message: e.to_string() })?;
+    state.reload()?;
+    Ok(SettingsView::from(&state.engine().settings))
+}
+
+/// Closes (destroys) the window; the app stays in the tray.
+#[tauri::command]
+pub fn close_window(window: tauri::Window) -> Result<(), UiError> {
+    window.close().map_err(|e| UiError { code: "window".into(), message: e.to_string() })
+}

@@ -1,0 +1,72 @@
+//! The tray app's shared state: the engine (replaced when settings change), the
+//! scheduler's memory, the wake-up signal for the background loop, and what the window
+//! should show when it opens.
+
+use std::sync::{Arc, Mutex, RwLock};
+
+use mfa_tray_core::env::{OsEnvironment, SystemClock};
+use mfa_tray_core::schedule::Scheduler;
+use mfa_tray_core::{Engine, Error};
+
+/// State managed by Tauri for the app's lifetime.
+pub struct AppState {
+    engine: RwLock<Arc<Engine>>,
+    /// Which notifications were raised; survives engine reloads.
+    pub scheduler: Mutex<Scheduler>,
+    /// Wakes the background loop early (after a login, a switch, a settings change).
+    pub wake: tokio::sync::Notify,
+    /// The profile the window should preselect, and why a code is needed.
+    pub pending: Mutex<Option<Pending>>,
+    /// The menu as last built, to rebuild it only when it would change.
+    pub menu_model: Mutex<Option<crate::tray::TrayModel>>,
+}
+
+/// What the window should open with.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Pending {
+    /// The profile to preselect.
+    pub profile: String,
+    /// Why a code is asked for.
+    pub reason: Option<String>,
+}
+
+impl AppState {
+    /// Loads settings and finds the AWS files.
+    pub fn load() -> Result<AppState, Error> {
+        let engine = new_engine()?;
+        let s = &engine.settings;
+        let scheduler = Scheduler::new(&s.notify_before, s.refresh_before, s.auto_refresh);
+        Ok(AppState {
+            engine: RwLock::new(Arc::new(engine)),
+            scheduler: Mutex::new(scheduler),
+            wake: tokio::sync::Notify::new(),
+            pending: Mutex::new(None),
+            menu_model: Mutex::new(None),
+        })
+    }
+
+    /// The engine in force.
+    pub fn engine(&self) -> Arc<Engine> {
+        self.engine.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Re-reads settings; the scheduler keeps what it already notified.
+    pub fn reload(&self) -> Result<(), Error> {
+        let engine = new_engine()?;
+        let s = &engine.settings;
+        let fresh = Scheduler::new(&s.notify_before, s.refresh_before, s.auto_refresh);
+        lock(&self.scheduler).reconfigure(fresh);
+        *self.engine.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(engine);
+        self.wake.notify_one();
+        Ok(())
+    }
+}
+
+fn new_engine() -> Result<Engine, Error> {
+    Engine::new(Arc::new(OsEnvironment), Arc::new(SystemClock))
+}
+
+/// Locks a mutex, riding over poisoning (the data is plain and stays consistent).
+pub fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}

@@ -1,0 +1,262 @@
+//! The tray icon and its menu, rebuilt from the core's [`Status`] whenever it changes.
+//! Linux trays deliver no clicks, so every action is a menu item; on macOS and Windows
+//! a left click opens the MFA window too.
+
+use std::time::Duration;
+
+use mfa_tray_core::status::{State, Status};
+use mfa_tray_core::types::human_duration;
+use tauri::image::Image;
+use tauri::menu::{CheckMenuItem, Menu, MenuItem, PredefinedMenuItem};
+use tauri::tray::TrayIconBuilder;
+use tauri::{AppHandle, Manager, Runtime};
+
+use crate::state::{lock, AppState};
+use crate::window::{self, View};
+
+const TRAY_ID: &str = "mfa-tray";
+
+/// A menu action, converted to and from menu item ids in one place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MenuAction {
+    /// The status line (not clickable).
+    Status,
+    /// "Enter MFA code…".
+    EnterCode,
+    /// Switch the active role to this role profile.
+    Role(String),
+    /// "Refresh now".
+    Refresh,
+    /// "Who am I / S3 buckets".
+    WhoAmI,
+    /// "Settings…".
+    Settings,
+    /// "Quit".
+    Quit,
+}
+
+impl MenuAction {
+    /// The menu item id.
+    pub fn id(&self) -> String {
+        match self {
+            MenuAction::Status => "status".into(),
+            MenuAction::EnterCode => "enter-code".into(),
+            MenuAction::Role(r) => format!("role:{r}"),
+            MenuAction::Refresh => "refresh".into(),
+            MenuAction::WhoAmI => "whoami".into(),
+            MenuAction::Settings => "settings".into(),
+            MenuAction::Quit => "quit".into(),
+        }
+    }
+
+    /// The action of a menu item id.
+    pub fn from_id(id: &str) -> Option<MenuAction> {
+        Some(match id {
+            "status" => MenuAction::Status,
+            "enter-code" => MenuAction::EnterCode,
+            "refresh" => MenuAction::Refresh,
+            "whoami" => MenuAction::WhoAmI,
+            "settings" => MenuAction::Settings,
+            "quit" => MenuAction::Quit,
+            _ => MenuAction::Role(id.strip_prefix("role:")?.to_owned()),
+        })
+    }
+}
+
+/// Everything the tray shows; the menu is rebuilt only when this changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrayModel {
+    /// Which icon.
+    pub icon: State,
+    /// The status line.
+    pub status: String,
+    /// Role profiles and whether each is the active one.
+    pub roles: Vec<(String, bool)>,
+}
+
+impl TrayModel {
+    /// What the tray shows for a status. Minutes only, so it changes at most once a minute.
+    pub fn from_status(s: &Status) -> TrayModel {
+        let left = |secs: Option<u64>| human_duration(Duration::from_secs((secs.unwrap_or(0) + 30) / 60 * 60));
+        let session = s
+            .sessions
+            .iter()
+            .max_by_key(|p| (matches!(p.state, State::Valid | State::Expiring), p.seconds_left.unwrap_or(0)));
+        let icon = match session.map(|p| p.state) {
+            Some(State::Valid) => State::Valid,
+            Some(State::Expiring) => State::Expiring,
+            _ => State::Expired,
+        };
+        let session_text = match session {
+            Some(p) if matches!(p.state, State::Valid | State::Expiring) => format!("MFA session {}: {} left", p.name, left(p.seconds_left)),
+            Some(p) if p.state == State::Expired => format!("MFA session {} expired", p.name),
+            Some(_) => "No MFA session: enter a code".to_owned(),
+            None => "No MFA session profile configured".to_owned(),
+        };
+        let active = s.roles.iter().find(|r| r.active);
+        let status = match active {
+            Some(r) if matches!(r.state, State::Valid | State::Expiring) => format!("{} ({} left) · {session_text}", r.name, left(r.seconds_left)),
+            Some(r) => format!("{} (expired) · {session_text}", r.name),
+            None => session_text,
+        };
+        TrayModel { icon, status, roles: s.roles.iter().map(|r| (r.name.clone(), r.active)).collect() }
+    }
+}
+
+fn icon(state: State) -> Image<'static> {
+    let bytes: &'static [u8] = match state {
+        State::Valid => include_bytes!("../icons/tray-valid.png"),
+        State::Expiring => include_bytes!("../icons/tray-expiring.png"),
+        State::Expired | State::Absent => include_bytes!("../icons/tray-expired.png"),
+    };
+    Image::from_bytes(bytes).expect("tray icons are valid PNGs")
+}
+
+/// Creates the tray icon with an initial menu.
+pub fn create<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
+    let menu = Menu::new(app)?;
+    let builder = TrayIconBuilder::with_id(TRAY_ID)
+        .icon(icon(State::Expired))
+        .tooltip("mfa-tray")
+        .menu(&menu)
+        .show_menu_on_left_click(cfg!(target_os = "linux"))
+        .on_menu_event(|app, event| on_menu(app, event.id().as_ref()));
+    #[cfg(not(target_os = "linux"))]
+    let builder = builder.on_tray_icon_event(|tray, event| {
+        use tauri::tray::{MouseButton, MouseButtonState, TrayIconEvent};
+        if let TrayIconEvent::Click { button: MouseButton::Left, button_state: MouseButtonState::Up, .. } = event {
+            window::open(tray.app_handle(), View::Code, None);
+        }
+    });
+    builder.build(app)?;
+    app.manage(TrayMenu(std::sync::Mutex::new(menu)));
+    refresh(app);
+    Ok(())
+}
+
+/// The tray's one menu: on Linux a set menu cannot be replaced, only its items.
+struct TrayMenu<R: Runtime>(std::sync::Mutex<Menu<R>>);
+
+/// Re-reads the files and updates the icon and menu if anything shown changed.
+pub fn refresh<R: Runtime>(app: &AppHandle<R>) {
+    let state = app.state::<AppState>();
+    let model = match state.engine().status() {
+        Ok(status) => TrayModel::from_status(&status),
+        Err(e) => TrayModel { icon: State::Expired, status: format!("Problem: {}", e.message), roles: vec![] },
+    };
+    let mut last = lock(&state.menu_model);
+    if last.as_ref() == Some(&model) {
+        return;
+    }
+    if let Err(e) = rebuild(app, &model) {
+        eprintln!("mfa-tray: cannot update the tray menu: {e}");
+        return;
+    }
+    *last = Some(model);
+}
+
+fn rebuild<R: Runtime>(app: &AppHandle<R>, model: &TrayModel) -> tauri::Result<()> {
+    let holder = app.state::<TrayMenu<R>>();
+    let menu = lock(&holder.0);
+    for item in menu.items()? {
+        menu.remove(&item)?;
+    }
+    menu.append(&MenuItem::with_id(app, MenuAction::Status.id(), &model.status, false, None::<&str>)?)?;
+    menu.append(&PredefinedMenuItem::separator(app)?)?;
+    menu.append(&MenuItem::with_id(app, MenuAction::EnterCode.id(), "Enter MFA code…", true, None::<&str>)?)?;
+    if !model.roles.is_empty() {
+        menu.append(&PredefinedMenuItem::separator(app)?)?;
+        for (role, active) in &model.roles {
+            menu.append(&CheckMenuItem::with_id(app, MenuAction::Role(role.clone()).id(), role, true, *active, None::<&str>)?)?;
+        }
+    }
+    menu.append(&PredefinedMenuItem::separator(app)?)?;
+    menu.append(&MenuItem::with_id(app, MenuAction::Refresh.id(), "Refresh now", true, None::<&str>)?)?;
+    menu.append(&MenuItem::with_id(app, MenuAction::WhoAmI.id(), "Who am I / S3 buckets", true, None::<&str>)?)?;
+    menu.append(&MenuItem::with_id(app, MenuAction::Settings.id(), "Settings…", true, None::<&str>)?)?;
+    menu.append(&PredefinedMenuItem::separator(app)?)?;
+    menu.append(&MenuItem::with_id(app, MenuAction::Quit.id(), "Quit", true, None::<&str>)?)?;
+    if let Some(tray) = app.tray_by_id(TRAY_ID) {
+        tray.set_icon(Some(icon(model.icon)))?;
+        tray.set_tooltip(Some(&model.status))?;
+    }
+    Ok(())
+}
+
+fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str) {
+    match MenuAction::from_id(id) {
+        Some(MenuAction::EnterCode) => window::open(app, View::Code, None),
+        Some(MenuAction::Role(role)) => switch_role(app.clone(), role),
+        Some(MenuAction::Refresh) => {
+            let app = app.clone();
+            tauri::async_runtime::spawn(async move { crate::background::refresh_now(&app).await });
+        }
+        Some(MenuAction::WhoAmI) => window::open(app, View::WhoAmI, None),
+        Some(MenuAction::Settings) => window::open(app, View::Settings, None),
+        Some(MenuAction::Quit) => app.exit(0),
+        Some(MenuAction::Status) | None => {}
+    }
+}
+
+/// Switches the active role: through the MFA session when it can serve, otherwise the
+/// window asks for a code with the role preselected.
+fn switch_role<R: Runtime>(app: AppHandle<R>, role: String) {
+    tauri::async_runtime::spawn(async move {
+        let state = app.state::<AppState>();
+        let engine = state.engine();
+        let plan = engine.snapshot().and_then(|snap| engine.plan(&snap, &role, None, false));
+        match plan {
+            Ok(plan) if plan.strategy == mfa_tray_core::Strategy::ViaSession => {
+                if let Err(e) = engine.assume(&role, None, None, None).await {
+                    crate::notifier::error(&app, &format!("Could not switch to {role}"), &e.message);
+                }
+            }
+            Ok(plan) => window::open(&app, View::Code, Some(crate::state::Pending { profile: role, reason: Some(plan.reason) })),
+            Err(e) => crate::notifier::error(&app, &format!("Could not switch to {role}"), &e.message),
+        }
+        // Rebuild even on failure: the check mark GTK toggled must go back.
+        *lock(&state.menu_model) = None;
+        refresh(&app);
+        state.wake.notify_one();
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mfa_tray_core::status::{RoleStatus, SessionStatus};
+
+    #[test]
+    fn menu_ids_round_trip() {
+        for a in [MenuAction::Status, MenuAction::EnterCode, MenuAction::Role("prod:admin".into()), MenuAction::Refresh, MenuAction::WhoAmI, MenuAction::Settings, MenuAction::Quit] {
+            assert_eq!(MenuAction::from_id(&a.id()), Some(a));
+        }
+        assert_eq!(MenuAction::from_id("nonsense"), None);
+    }
+
+    #[test]
+    fn model_shows_active_role_and_session() {
+        let mut s = Status {
+            version: 1,
+            now: String::new(),
+            credentials_file: String::new(),
+            target: "default".into(),
+            active_role: Some("admin".into()),
+            sessions: vec![SessionStatus { name: "corp".into(), state: State::Valid, expires_at: None, seconds_left: Some(3 * 3600 + 125), mfa_serial: String::new() }],
+            roles: vec![
+                RoleStatus { name: "admin".into(), state: State::Valid, expires_at: None, seconds_left: Some(3000), source: "corp".into(), role_arn: String::new(), active: true, sections: vec![] },
+                RoleStatus { name: "dev".into(), state: State::Absent, expires_at: None, seconds_left: None, source: "corp".into(), role_arn: String::new(), active: false, sections: vec![] },
+            ],
+            problems: vec![],
+        };
+        let m = TrayModel::from_status(&s);
+        assert_eq!(m.icon, State::Valid);
+        assert_eq!(m.status, "admin (50m left) · MFA session corp: 3h 02m left");
+        assert_eq!(m.roles, [("admin".to_owned(), true), ("dev".to_owned(), false)]);
+        s.sessions[0].state = State::Expired;
+        s.roles[0].state = State::Expired;
+        let m = TrayModel::from_status(&s);
+        assert_eq!(m.icon, State::Expired);
+        assert_eq!(m.status, "admin (expired) · MFA session corp expired");
+    }
+}

@@ -1,0 +1,134 @@
+//! The tray app end to end, as a desktop would see it: the real binary under Xvfb on a
+//! private D-Bus session bus, against moto behind the MFA proxy. The test plays the
+//! panel (StatusNotifierWatcher + dbusmenu) and the notification daemon.
+//! Needs a display: scripts/test runs the suite under xvfb-run.
+
+mod support;
+
+use std::fs;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use support::desktop::{self, Bus, Notifications, Watcher};
+use support::*;
+
+struct App(Child);
+
+impl Drop for App {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_tray(stack: &Stack, bus: &Bus) -> App {
+    assert!(std::env::var_os("DISPLAY").is_some(), "no DISPLAY: run the tests with scripts/test (it starts Xvfb)");
+    let mut cmd: Command = stack.command();
+    cmd.env("DBUS_SESSION_BUS_ADDRESS", &bus.address)
+        .env("NO_AT_BRIDGE", "1")
+        .env("GDK_BACKEND", "x11")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit());
+    App(cmd.spawn().expect("start the tray app"))
+}
+
+fn settings(stack: &Stack, toml: &str) {
+    fs::create_dir_all(stack.path("mfa-tray-config")).unwrap();
+    fs::write(stack.path("mfa-tray-config/settings.toml"), toml).unwrap();
+}
+
+/// A managed MFA session for corp in the credentials file, expiring `secs` from now.
+fn session_expiring_in(secs: i64) -> String {
+    let at = time::OffsetDateTime::now_utc() + time::Duration::seconds(secs);
+    let at = at.replace_nanosecond(0).unwrap().format(&time::format_description::well_known::Rfc3339).unwrap();
+    format!(
+        "{CREDENTIALS}\n[corp]\naws_access_key_id = ASIASESSION000000001\naws_secret_access_key = s\naws_session_token = t\nmfa_tray_holds = mfa-session corp\nmfa_tray_expiration = {at}\n"
+    )
+}
+
+#[test]
+fn the_menu_lists_roles_and_a_click_switches_the_active_role() {
+    let s = Stack::start();
+    s.files(CREDENTIALS, CONFIG);
+    s.run(&["login", "corp", "--code", &s.code(0)]).ok();
+    let bus = Bus::start();
+    let (watcher, _w) = Watcher::serve(&bus);
+    let _app = start_tray(&s, &bus);
+    let (item_bus, item_path) = watcher.item(Duration::from_secs(30));
+    let conn = bus.connect();
+
+    let (menu_path, entries) = desktop::wait_for(Duration::from_secs(15), "the menu to list the roles", || {
+        let (path, entries) = desktop::menu(&conn, &item_bus, &item_path);
+        entries.iter().any(|e| e.label == "prod-admin").then_some((path, entries))
+    });
+    let labels: Vec<&str> = entries.iter().map(|e| e.label.as_str()).filter(|l| !l.is_empty()).collect();
+    assert!(labels[0].starts_with("MFA session corp: 12h"), "status line: {labels:?}");
+    assert_eq!(labels[1..], ["Enter MFA code…", "prod-admin", "short", "Refresh now", "Who am I / S3 buckets", "Settings…", "Quit"]);
+    assert!(!entries.iter().find(|e| e.label.starts_with("MFA session")).unwrap().enabled, "the status line is not clickable");
+    let admin = entries.iter().find(|e| e.label == "prod-admin").unwrap();
+    assert_eq!(admin.toggle_state, Some(0));
+
+    let before = s.credentials();
+    desktop::click(&conn, &item_bus, &menu_path, admin.id);
+    let after = desktop::wait_for(Duration::from_secs(20), "[default] to hold prod-admin", || {
+        let text = s.credentials();
+        text.contains("mfa_tray_holds = role prod-admin").then_some(text)
+    });
+    assert!(after.starts_with(&before), "the rest of the file is untouched");
+    assert_eq!(value(&after, "default", "mfa_tray_holds").as_deref(), Some("role prod-admin"));
+    let last = s.proxy_log().pop().unwrap();
+    assert_eq!((last["action"].as_str(), last["session_signed"].as_bool(), last["code"].as_bool()), (Some("AssumeRole"), Some(true), Some(false)));
+
+    // The menu is rebuilt: prod-admin is checked and the status line names it.
+    desktop::wait_for(Duration::from_secs(15), "the check mark on prod-admin", || {
+        let (_, entries) = desktop::menu(&conn, &item_bus, &item_path);
+        let checked = entries.iter().any(|e| e.label == "prod-admin" && e.toggle_state == Some(1));
+        let status = entries.iter().any(|e| e.label.starts_with("prod-admin (1h 00m left) · MFA session corp"));
+        (checked && status).then_some(())
+    });
+}
+
+#[test]
+fn notifications_before_and_at_expiry_each_once() {
+    let s = Stack::start();
+    settings(&s, "notify_before_minutes = [1]\n");
+    // A session written earlier (the app resumes from the file) with 65 s left.
+    s.files(&session_expiring_in(65), CONFIG);
+    let bus = Bus::start();
+    let (notes, _n) = Notifications::serve(&bus);
+    let (_watcher, _w) = Watcher::serve(&bus);
+    let _app = start_tray(&s, &bus);
+
+    let first = desktop::wait_for(Duration::from_secs(40), "the 1-minute warning", || notes.all().first().cloned());
+    assert_eq!(first.summary, "MFA session corp ends in 1m");
+    assert_eq!(first.body, "Enter a new MFA code from the mfa-tray menu to keep your roles working.");
+    assert_eq!(first.app, "mfa-tray");
+    assert_eq!(first.actions, ["enter-code", "Enter MFA code"]);
+    let second = desktop::wait_for(Duration::from_secs(60), "the expiry notice", || notes.all().get(1).cloned());
+    assert_eq!(second.summary, "MFA session corp has expired");
+    assert_eq!(second.urgency, Some(2));
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(notes.all().len(), 2, "no repeats: {:?}", notes.all());
+}
+
+#[test]
+fn a_failed_background_refresh_is_notified() {
+    let s = Stack::start();
+    // A valid session the proxy never saw (so AssumeRole through it is denied), and
+    // role credentials in [default] due for refresh.
+    let mut creds = session_expiring_in(3600);
+    let soon = (time::OffsetDateTime::now_utc() + time::Duration::minutes(5)).replace_nanosecond(0).unwrap();
+    let soon = soon.format(&time::format_description::well_known::Rfc3339).unwrap();
+    creds.push_str(&format!("\n[default]\naws_access_key_id = ASIAROLE000000000001\naws_secret_access_key = s\naws_session_token = t\nmfa_tray_holds = role prod-admin\nmfa_tray_expiration = {soon}\n"));
+    s.files(&creds, CONFIG);
+    let bus = Bus::start();
+    let (notes, _n) = Notifications::serve(&bus);
+    let (_watcher, _w) = Watcher::serve(&bus);
+    let _app = start_tray(&s, &bus);
+    let note = desktop::wait_for(Duration::from_secs(30), "the refresh failure", || notes.all().first().cloned());
+    assert_eq!(note.summary, "Could not refresh prod-admin");
+    assert!(note.body.contains("AWS denied access while assuming prod-admin"), "{}", note.body);
+    assert_eq!(s.credentials(), creds, "a failed refresh writes nothing");
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(notes.all().len(), 1, "reported once");
+}

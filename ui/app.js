@@ -1,0 +1,256 @@
+// The mfa-tray window. No framework, no bundler; talks to the app only through its
+// own commands (window.__TAURI__.core.invoke) and never sees a secret.
+"use strict";
+
+const { invoke } = window.__TAURI__.core;
+const { listen } = window.__TAURI__.event;
+const $ = (id) => document.getElementById(id);
+
+// Plain words for the core's error codes; the core's message follows.
+const TITLES = {
+  wrong_code: "That code did not work.",
+  bad_code: "An MFA code is 6 digits.",
+  code_required: "This needs an MFA code.",
+  bad_mfa_device: "AWS does not know this MFA device.",
+  expired_token: "The MFA session has expired.",
+  access_denied: "AWS said no.",
+  invalid_keys: "AWS does not accept the keys.",
+  network: "AWS cannot be reached.",
+  aws_unavailable: "AWS is busy; try again in a minute.",
+  file_locked: "The credentials file is busy.",
+  file_read_only: "The credentials file is read-only.",
+  file_malformed: "The credentials file has a line mfa-tray cannot read.",
+  file_not_ours: "mfa-tray will not overwrite that profile.",
+};
+
+let status = null;
+let countdownTimer = null;
+let submitting = false;
+
+function show(view) {
+  for (const v of ["code", "whoami", "settings"]) {
+    $("view-" + v).hidden = v !== view;
+    $("tab-" + v).setAttribute("aria-current", v === view ? "page" : "false");
+  }
+  if (view === "code") $("code").focus();
+  if (view === "whoami") fillWhoami();
+  if (view === "settings") loadSettings();
+}
+
+function viewFromHash() {
+  const v = location.hash.replace("#", "");
+  return ["code", "whoami", "settings"].includes(v) ? v : "code";
+}
+
+function message(el, err) {
+  const code = err && err.code ? err.code : "";
+  const text = err && err.message ? err.message : String(err);
+  el.textContent = (TITLES[code] ? TITLES[code] + " " : "") + text;
+  el.hidden = false;
+}
+
+function left(seconds) {
+  const s = Math.max(0, Math.floor(seconds));
+  const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), r = s % 60;
+  return (h ? h + ":" + String(m).padStart(2, "0") : String(m)) + ":" + String(r).padStart(2, "0");
+}
+
+function stateText(state, seconds) {
+  if (state === "valid" || state === "expiring") return left(seconds) + " left" + (state === "expiring" ? " (expiring)" : "");
+  return state === "expired" ? "expired" : "not started";
+}
+
+async function load() {
+  const ui = await invoke("state");
+  status = ui.status;
+  const select = $("profile");
+  const keep = select.value;
+  select.replaceChildren();
+  const sessions = document.createElement("optgroup");
+  sessions.label = "MFA sessions";
+  for (const s of status.sessions) sessions.append(new Option(s.name, "session:" + s.name));
+  const roles = document.createElement("optgroup");
+  roles.label = "Roles";
+  for (const r of status.roles) roles.append(new Option(r.name + (r.active ? " (active)" : ""), "role:" + r.name));
+  if (sessions.children.length) select.append(sessions);
+  if (roles.children.length) select.append(roles);
+  if (ui.pending) select.value = "role:" + ui.pending.profile;
+  else if (keep) select.value = keep;
+  if (!select.value && select.options.length) select.selectedIndex = 0;
+  await explain(ui.pending ? ui.pending.reason : null);
+  overview();
+}
+
+function overview() {
+  const list = $("overview");
+  list.replaceChildren();
+  for (const s of status.sessions) {
+    const li = document.createElement("li");
+    li.className = "state-" + s.state;
+    li.textContent = "MFA session " + s.name + ": " + stateText(s.state, s.seconds_left);
+    list.append(li);
+  }
+  for (const r of status.roles) {
+    const li = document.createElement("li");
+    li.className = "state-" + r.state;
+    li.textContent = (r.active ? "● " : "") + r.name + ": " + stateText(r.state, r.seconds_left);
+    list.append(li);
+  }
+  for (const p of status.problems) {
+    const li = document.createElement("li");
+    li.className = "problem";
+    li.textContent = p.profile + ": " + p.message;
+    list.append(li);
+  }
+  if (!list.children.length) {
+    const li = document.createElement("li");
+    li.textContent = "No MFA session or role profiles yet: see the README for the two lines to add to ~/.aws/config.";
+    list.append(li);
+  }
+}
+
+// Says whether the chosen profile needs a code, and why.
+async function explain(reason) {
+  const [kind, name] = $("profile").value.split(/:(.*)/s);
+  const hint = $("reason");
+  $("submit").textContent = "Continue";
+  if (kind !== "role") {
+    hint.hidden = true;
+    return;
+  }
+  try {
+    const choice = reason ? { needs_code: true, reason } : await invoke("choose_role", { role: name });
+    hint.textContent = (choice.needs_code ? "Needs a code: assumed " : "No code needed: assumed ") + choice.reason + ".";
+    hint.hidden = false;
+    if (!choice.needs_code) $("submit").textContent = "Switch to " + name;
+  } catch (err) {
+    message(hint, err);
+  }
+}
+
+async function submit() {
+  if (submitting) return;
+  const [kind, name] = $("profile").value.split(/:(.*)/s);
+  const code = $("code").value.replace(/\D/g, "");
+  if (kind === "session" && code.length !== 6) {
+    message($("error"), { code: "bad_code", message: "Type the 6 digits your authenticator shows." });
+    return;
+  }
+  submitting = true;
+  $("error").hidden = true;
+  $("code").disabled = true;
+  $("submit").disabled = true;
+  try {
+    const done = kind === "session"
+      ? await invoke("login", { profile: name, code })
+      : await invoke("assume", { role: name, code: code || null });
+    result(done);
+  } catch (err) {
+    message($("error"), err);
+  } finally {
+    submitting = false;
+    $("code").value = "";
+    $("code").disabled = false;
+    $("submit").disabled = false;
+    $("code").focus();
+    await load();
+  }
+}
+
+function result(done) {
+  $("result-title").textContent = done.profile + " valid until " + new Date(done.expires_at).toLocaleTimeString();
+  $("result-message").textContent = done.message;
+  $("result").hidden = false;
+  const end = Date.parse(done.expires_at);
+  clearInterval(countdownTimer);
+  const tick = () => { $("countdown").textContent = left((end - Date.now()) / 1000); };
+  tick();
+  countdownTimer = setInterval(tick, 1000);
+}
+
+async function fillWhoami() {
+  const select = $("whoami-profile");
+  const ui = status ? { status } : await invoke("state");
+  const names = new Set([ui.status.target]);
+  for (const s of ui.status.sessions) if (s.state !== "absent") names.add(s.name);
+  for (const r of ui.status.roles) for (const sec of r.sections) names.add(sec);
+  select.replaceChildren(...[...names].map((n) => new Option("[" + n + "]", n)));
+}
+
+async function whoami() {
+  $("whoami-error").hidden = true;
+  $("identity").hidden = true;
+  $("buckets").replaceChildren();
+  $("buckets-title").hidden = true;
+  try {
+    const who = await invoke("whoami", { profile: $("whoami-profile").value });
+    $("id-account").textContent = who.account;
+    $("id-arn").textContent = who.arn;
+    $("id-user").textContent = who.user_id;
+    $("identity").hidden = false;
+    $("buckets-title").hidden = false;
+    $("buckets-title").textContent = "S3 buckets (" + who.buckets.length + ")";
+    for (const b of who.buckets) {
+      const li = document.createElement("li");
+      li.textContent = b.name;
+      $("buckets").append(li);
+    }
+    if (who.buckets_error) message($("whoami-error"), who.buckets_error);
+  } catch (err) {
+    message($("whoami-error"), err);
+  }
+}
+
+async function loadSettings() {
+  const s = await invoke("get_settings");
+  $("s-target").value = s.target_profile;
+  $("s-suffix").value = s.long_term_suffix;
+  $("s-notify").value = s.notify_before_minutes.join(", ");
+  $("s-session").value = s.session_duration_seconds;
+  $("s-role").value = s.role_duration_seconds;
+  $("s-refresh").value = s.refresh_before_minutes;
+  $("s-auto").checked = s.auto_refresh;
+}
+
+async function saveSettings() {
+  $("settings-error").hidden = true;
+  $("settings-saved").hidden = true;
+  const notify = $("s-notify").value.split(/[ ,]+/).filter(Boolean).map(Number);
+  if (notify.some((n) => !Number.isInteger(n) || n < 0)) {
+    message($("settings-error"), { message: "Lead times are whole minutes, like 15, 2." });
+    return;
+  }
+  try {
+    await invoke("save_settings", {
+      settings: {
+        target_profile: $("s-target").value,
+        long_term_suffix: $("s-suffix").value,
+        notify_before_minutes: notify,
+        session_duration_seconds: Number($("s-session").value),
+        role_duration_seconds: Number($("s-role").value),
+        auto_refresh: $("s-auto").checked,
+        refresh_before_minutes: Number($("s-refresh").value),
+      },
+    });
+    $("settings-saved").hidden = false;
+  } catch (err) {
+    message($("settings-error"), err);
+  }
+}
+
+$("code").addEventListener("input", () => {
+  // Digits only; a pasted "123 456" becomes "123456" and submits.
+  const digits = $("code").value.replace(/\D/g, "").slice(0, 6);
+  $("code").value = digits;
+  if (digits.length === 6) submit();
+});
+$("code-form").addEventListener("submit", (e) => { e.preventDefault(); submit(); });
+$("profile").addEventListener("change", () => { explain(null); $("code").focus(); });
+$("whoami-form").addEventListener("submit", (e) => { e.preventDefault(); whoami(); });
+$("settings-form").addEventListener("submit", (e) => { e.preventDefault(); saveSettings(); });
+document.addEventListener("keydown", (e) => { if (e.key === "Escape") invoke("close_window"); });
+window.addEventListener("hashchange", () => show(viewFromHash()));
+listen("navigate", (e) => { location.hash = e.payload; load().then(() => show(e.payload)); });
+setInterval(() => { if (!submitting) load().catch(() => {}); }, 30000);
+
+load().then(() => show(viewFromHash())).catch((err) => message($("error"), err));
