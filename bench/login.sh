@@ -4,10 +4,13 @@
 # result), both against one moto server on loopback, measured side by side by hyperfine
 # in one run. Prints the table and the ratio; writes bench/out/login.{json,md}.
 #
-# Usage: bench/login.sh [RUNS]      (default 100 runs each, after 10 warm-ups)
+# The two alternate in rounds (RUNS runs of each per round), so drift in the machine's
+# load hits both alike; the ratio reported is the median over the rounds.
+# Usage: bench/login.sh [RUNS] [ROUNDS]      (default 50 runs × 5 rounds)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-runs=${1:-100}
+runs=${1:-50}
+rounds=${2:-5}
 scripts/setup test
 command -v hyperfine >/dev/null || { sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo; $sudo apt-get install -y -qq hyperfine >/dev/null; }
 cargo build --release --quiet -p mfa-tray -p mfa-tray-floor
@@ -35,14 +38,23 @@ reset="cp $sandbox/credentials.orig $sandbox/.aws/credentials"
 floor="target/release/mfa-tray-floor $sandbox/.aws/credentials AKIAALICEEXAMPLE0001 alice/long/term/secret arn:aws:iam::123456789012:mfa/alice 123456"
 login="target/release/mfa-tray login corp --code 123456"
 
-hyperfine -N --warmup 10 --runs "$runs" --prepare "$reset" \
-  -n floor "$floor" -n "mfa-tray login" "$login" \
-  --export-json "$out/login.json" --export-markdown "$out/login.md"
+for round in $(seq "$rounds"); do
+  hyperfine -N --style basic --warmup 5 --runs "$runs" --prepare "$reset" \
+    -n floor "$floor" -n "mfa-tray login" "$login" --export-json "$out/login-$round.json" >/dev/null
+done
 
-.venv/bin/python - "$out/login.json" <<'PY'
-import json, sys
-r = {x["command"]: x for x in json.load(open(sys.argv[1]))["results"]}
-f, l = r["floor"], r["mfa-tray login"]
-print(f"\nmfa-tray login / floor: mean {l['mean']/f['mean']:.2f}x, median {l['median']/f['median']:.2f}x "
-      f"(floor mean {f['mean']*1000:.1f} ms, login mean {l['mean']*1000:.1f} ms)")
+.venv/bin/python - "$out" "$rounds" "$(nproc)" "$(uname -srm)" <<'PY' | tee "$out/login.md"
+import json, statistics, sys
+out, rounds = sys.argv[1], int(sys.argv[2])
+rows = []
+for i in range(1, rounds + 1):
+    r = {x["command"]: x for x in json.load(open(f"{out}/login-{i}.json"))["results"]}
+    rows.append((r["floor"]["median"] * 1000, r["mfa-tray login"]["median"] * 1000))
+print(f"machine: {sys.argv[3]} cores, {sys.argv[4]}; moto on loopback\n")
+print("| round | floor median (ms) | mfa-tray login median (ms) | ratio |")
+print("|---|---|---|---|")
+for i, (f, l) in enumerate(rows, 1):
+    print(f"| {i} | {f:.1f} | {l:.1f} | {l / f:.2f}x |")
+ratio = statistics.median(l / f for f, l in rows)
+print(f"\nmfa-tray login / floor, median over {rounds} rounds: **{ratio:.2f}x**")
 PY

@@ -1,11 +1,10 @@
-//! The mfa-tray app: thin shells over `mfa-tray-core`. With a subcommand it is the
-//! headless CLI ([`cli`]); with none it is the tray app, whose parts each adapt one
-//! thing onto the core: [`tray`] (icon and menu), [`window`] (the one webview window),
+//! The mfa-tray tray app: a thin shell over `mfa-tray-core` (the CLI is the `mfa-tray`
+//! binary's own `cli` module, kept out of this library so it links no GUI). Each part
+//! adapts one thing onto the core: [`tray`] (icon and menu), [`window`] (the one webview window),
 //! [`commands`] (what the window may call), [`notifier`] (desktop notifications) and
 //! [`background`] (the wall-clock loop that refreshes roles and raises alerts).
 
 mod background;
-mod cli;
 mod commands;
 mod notifier;
 mod state;
@@ -19,15 +18,6 @@ use tauri::{Manager, RunEvent};
 /// Opens the window at start, on the view named (`code`, `whoami`, `settings`): for
 /// WebDriver, which attaches to a window that exists at launch.
 pub const OPEN_WINDOW_VAR: &str = "MFA_TRAY_OPEN_WINDOW";
-
-/// Runs mfa-tray with the process's arguments and returns its exit code.
-pub fn run() -> ExitCode {
-    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
-    if args.len() > 1 {
-        return cli::main(args);
-    }
-    run_tray()
-}
 
 /// The Tauri app. (Not generic over the runtime: the window's commands take the Wry
 /// window, and no test here runs the mock runtime; the real one runs under Xvfb.)
@@ -59,7 +49,8 @@ pub fn app_builder(builder: tauri::Builder<tauri::Wry>) -> tauri::Builder<tauri:
         })
 }
 
-fn run_tray() -> ExitCode {
+/// Runs the tray app until "Quit".
+pub fn run_tray() -> ExitCode {
     // GTK sets up GL at start even though the tray draws nothing with it: about 50 MB
     // of a tray app's resident memory. The window renders fine without it.
     if std::env::var_os("GDK_GL").is_none() {

@@ -86,6 +86,12 @@ fn the_menu_lists_roles_and_a_click_switches_the_active_role() {
         let status = entries.iter().any(|e| e.label.starts_with("prod-admin (1h 00m left) · MFA session corp"));
         (checked && status).then_some(())
     });
+
+    // A second launch hands over to the first (which shows its window) and exits.
+    let mut second = start_tray(&s, &bus);
+    let status = desktop::wait_for(Duration::from_secs(20), "the second instance to exit", || second.0.try_wait().unwrap());
+    assert!(status.success(), "{status:?}");
+    assert_eq!(watcher.0.lock().unwrap().len(), 1, "one tray icon, not two");
 }
 
 #[test]
