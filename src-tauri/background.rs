@@ -1,8 +1,9 @@
 //! The background loop: at each tick it reads the files, asks the core's scheduler what
 //! is due, raises notifications, re-assumes roles and updates the tray. It sleeps until
 //! the next deadline but never longer than the scheduler's MAX_SLEEP, so after a suspend
-//! or a clock change it catches up within half a minute; anything that changes state
-//! wakes it at once.
+//! or a clock change it catches up within half a minute. A change to the AWS files (a
+//! login in the window process, or the CLI) is noticed within a second: the loop looks
+//! at their modification times, which costs one stat each.
 
 use mfa_tray_core::schedule::Observed;
 use mfa_tray_core::RefreshItem;
@@ -14,17 +15,29 @@ use crate::state::{lock, AppState};
 /// Starts the loop on Tauri's async runtime.
 pub fn spawn<R: Runtime>(app: AppHandle<R>) {
     tauri::async_runtime::spawn(async move {
+        let state = app.state::<AppState>();
         loop {
             let next = tick(&app).await;
-            let wait = (next - OffsetDateTime::now_utc()).max(time::Duration::ZERO);
-            let wait = std::time::Duration::from_millis(wait.whole_milliseconds().clamp(0, 30_000) as u64);
-            let state = app.state::<AppState>();
-            tokio::select! {
-                _ = tokio::time::sleep(wait) => {}
-                _ = state.wake.notified() => {}
+            let seen = modified(&state);
+            loop {
+                let wait = (next - OffsetDateTime::now_utc()).whole_milliseconds().clamp(0, 1000) as u64;
+                tokio::select! {
+                    _ = tokio::time::sleep(std::time::Duration::from_millis(wait)) => {}
+                    _ = state.wake.notified() => break,
+                }
+                crate::window::reap(&state);
+                if OffsetDateTime::now_utc() >= next || modified(&state) != seen {
+                    break;
+                }
             }
         }
     });
+}
+
+/// Modification times of the two AWS files.
+fn modified(state: &AppState) -> [Option<std::time::SystemTime>; 2] {
+    let files = state.engine().files.clone();
+    [files.config, files.credentials].map(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok())
 }
 
 /// One look at the clock and the files; returns when to look again.

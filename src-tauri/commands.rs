@@ -175,7 +175,7 @@ pub fn save_settings(state: State<'_, AppState>, settings: SettingsView) -> Resu
     Ok(SettingsView::from(&state.engine().settings))
 }
 
-/// Closes (destroys) the window; the app stays in the tray.
+/// Closes the window (and so ends the window process; the tray stays).
 #[tauri::command]
 pub fn close_window(window: tauri::Window) -> Result<(), UiError> {
     window.close().map_err(|e| UiError { code: "window".into(), message: e.to_string() })

@@ -15,18 +15,46 @@ use std::process::ExitCode;
 
 use tauri::{Manager, RunEvent};
 
-/// Opens the window at start, on the view named (`code`, `whoami`, `settings`): for
-/// WebDriver, which attaches to a window that exists at launch.
-pub const OPEN_WINDOW_VAR: &str = "MFA_TRAY_OPEN_WINDOW";
+pub use window::WindowArgs;
 
-/// The Tauri app. (Not generic over the runtime: the window's commands take the Wry
-/// window, and no test here runs the mock runtime; the real one runs under Xvfb.)
-pub fn app_builder(builder: tauri::Builder<tauri::Wry>) -> tauri::Builder<tauri::Wry> {
-    builder
+/// Runs the tray app until "Quit". It never creates a webview itself.
+pub fn run_tray() -> ExitCode {
+    // GTK sets up GL at start even though the tray draws nothing with it: about 50 MB
+    // of a tray app's resident memory.
+    if std::env::var_os("GDK_GL").is_none() {
+        std::env::set_var("GDK_GL", "disable");
+    }
+    let built = tauri::Builder::default()
         .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {
-            // A second launch: show the window of the first.
+            // A second launch: show the window.
             window::open(app, window::View::Code, None);
         }))
+        .setup(|app| {
+            app.manage(state::AppState::load().map_err(|e| e.message)?);
+            tray::create(app.handle())?;
+            background::spawn(app.handle().clone());
+            Ok(())
+        })
+        .build(tauri::generate_context!());
+    let app = match built {
+        Ok(app) => app,
+        Err(e) => {
+            eprintln!("mfa-tray: cannot start the tray app: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    app.run(|_app, event| {
+        // The tray lives until "Quit" (which exits with a code).
+        if let RunEvent::ExitRequested { api, code: None, .. } = event {
+            api.prevent_exit();
+        }
+    });
+    ExitCode::SUCCESS
+}
+
+/// Runs the MFA window as its own process; it ends when the window closes.
+pub fn run_window(args: WindowArgs) -> ExitCode {
+    let built = tauri::Builder::default()
         .invoke_handler(tauri::generate_handler![
             commands::state,
             commands::login,
@@ -37,37 +65,22 @@ pub fn app_builder(builder: tauri::Builder<tauri::Wry>) -> tauri::Builder<tauri:
             commands::save_settings,
             commands::close_window,
         ])
-        .setup(|app| {
+        .setup(move |app| {
             let state = state::AppState::load().map_err(|e| e.message)?;
+            *state::lock(&state.pending) = args.pending.clone();
             app.manage(state);
-            tray::create(app.handle())?;
-            background::spawn(app.handle().clone());
-            if let Some(view) = std::env::var(OPEN_WINDOW_VAR).ok().and_then(|v| window::View::parse(&v)) {
-                window::open(app.handle(), view, None);
-            }
+            window::create(app.handle(), args.view)?;
             Ok(())
         })
-}
-
-/// Runs the tray app until "Quit".
-pub fn run_tray() -> ExitCode {
-    // GTK sets up GL at start even though the tray draws nothing with it: about 50 MB
-    // of a tray app's resident memory. The window renders fine without it.
-    if std::env::var_os("GDK_GL").is_none() {
-        std::env::set_var("GDK_GL", "disable");
-    }
-    let app = match app_builder(tauri::Builder::default()).build(tauri::generate_context!()) {
-        Ok(app) => app,
+        .build(tauri::generate_context!());
+    match built {
+        Ok(app) => {
+            app.run(|_, _| {});
+            ExitCode::SUCCESS
+        }
         Err(e) => {
-            eprintln!("mfa-tray: cannot start the tray app: {e}");
-            return ExitCode::from(1);
+            eprintln!("mfa-tray: cannot open the window: {e}");
+            ExitCode::from(1)
         }
-    };
-    app.run(|_app, event| {
-        // Closing the window must not end the app: it lives in the tray until "Quit".
-        if let RunEvent::ExitRequested { api, code: None, .. } = event {
-            api.prevent_exit();
-        }
-    });
-    ExitCode::SUCCESS
+    }
 }

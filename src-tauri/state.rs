@@ -19,10 +19,12 @@ pub struct AppState {
     pub pending: Mutex<Option<Pending>>,
     /// The menu as last built, to rebuild it only when it would change.
     pub menu_model: Mutex<Option<crate::tray::TrayModel>>,
+    /// The window process, while one is open (tray process only).
+    pub window: Mutex<Option<std::process::Child>>,
 }
 
 /// What the window should open with.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Pending {
     /// The profile to preselect.
     pub profile: String,
@@ -42,6 +44,7 @@ impl AppState {
             wake: tokio::sync::Notify::new(),
             pending: Mutex::new(None),
             menu_model: Mutex::new(None),
+            window: Mutex::new(None),
         })
     }
 

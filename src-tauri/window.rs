@@ -1,12 +1,12 @@
-//! The one small window: created when needed, destroyed when closed. It opens on a view
-//! (code entry, who-am-I, settings); if it is already open it switches view and comes
-//! to the front.
+//! The one small window. It runs in a process of its own (`mfa-tray-app --window
+//! VIEW`), started by the tray when needed and gone when the window closes, so the
+//! tray never holds WebKit's memory. Opening it again replaces the open one.
 
-use tauri::{AppHandle, Emitter, Manager, Runtime, WebviewUrl, WebviewWindowBuilder};
+use std::process::{Child, Command};
+
+use tauri::{AppHandle, Manager, Runtime, WebviewUrl, WebviewWindowBuilder};
 
 use crate::state::{lock, AppState, Pending};
-
-const LABEL: &str = "main";
 
 /// Which view the window shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,7 +20,7 @@ pub enum View {
 }
 
 impl View {
-    /// The view's name in the page's URL fragment.
+    /// The view's name on the command line and in the page's URL fragment.
     pub fn name(self) -> &'static str {
         match self {
             View::Code => "code",
@@ -35,25 +35,95 @@ impl View {
     }
 }
 
-/// Shows the window on `view`, preselecting `pending`'s profile if given.
-pub fn open<R: Runtime>(app: &AppHandle<R>, view: View, pending: Option<Pending>) {
-    *lock(&app.state::<AppState>().pending) = pending;
-    if let Some(w) = app.get_webview_window(LABEL) {
-        let _ = w.emit("navigate", view.name());
-        let _ = w.unminimize();
-        let _ = w.show();
-        let _ = w.set_focus();
-        return;
+/// The window process's arguments: `--window VIEW [--profile P] [--reason TEXT]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WindowArgs {
+    /// The view to open on.
+    pub view: View,
+    /// A role to preselect, and why it needs a code.
+    pub pending: Option<Pending>,
+}
+
+impl WindowArgs {
+    /// Parses the arguments after the program name.
+    pub fn parse(args: &[String]) -> Option<WindowArgs> {
+        let mut view = None;
+        let (mut profile, mut reason) = (None, None);
+        let mut it = args.iter();
+        while let Some(flag) = it.next() {
+            let value = it.next()?;
+            match flag.as_str() {
+                "--window" => view = Some(View::parse(value)?),
+                "--profile" => profile = Some(value.clone()),
+                "--reason" => reason = Some(value.clone()),
+                _ => return None,
+            }
+        }
+        Some(WindowArgs { view: view?, pending: profile.map(|profile| Pending { profile, reason }) })
     }
+
+    fn to_args(&self) -> Vec<String> {
+        let mut args = vec!["--window".to_owned(), self.view.name().to_owned()];
+        if let Some(p) = &self.pending {
+            args.extend(["--profile".to_owned(), p.profile.clone()]);
+            if let Some(r) = &p.reason {
+                args.extend(["--reason".to_owned(), r.clone()]);
+            }
+        }
+        args
+    }
+}
+
+/// From the tray: shows the window on `view` (in a new window process).
+pub fn open<R: Runtime>(app: &AppHandle<R>, view: View, pending: Option<Pending>) {
+    let state = app.state::<AppState>();
+    let mut current = lock(&state.window);
+    if let Some(mut old) = current.take() {
+        let _ = old.kill();
+        let _ = old.wait();
+    }
+    let args = WindowArgs { view, pending }.to_args();
+    match std::env::current_exe().and_then(|exe| Command::new(exe).args(&args).spawn()) {
+        Ok(child) => *current = Some(child),
+        Err(e) => eprintln!("mfa-tray: cannot open the window: {e}"),
+    }
+}
+
+/// From the tray's loop: forgets a window process that has ended (so it is not a zombie).
+pub fn reap(state: &AppState) -> bool {
+    let mut current = lock(&state.window);
+    let ended = matches!(current.as_mut().map(Child::try_wait), Some(Ok(Some(_))));
+    if ended {
+        *current = None;
+    }
+    ended
+}
+
+/// In the window process: creates the window.
+pub fn create<R: Runtime>(app: &AppHandle<R>, view: View) -> tauri::Result<()> {
     let url = WebviewUrl::App(format!("index.html#{}", view.name()).into());
-    let built = WebviewWindowBuilder::new(app, LABEL, url)
+    WebviewWindowBuilder::new(app, "main", url)
         .title("mfa-tray")
         .inner_size(400.0, 540.0)
         .resizable(false)
         .center()
         .focused(true)
-        .build();
-    if let Err(e) = built {
-        eprintln!("mfa-tray: cannot open the window: {e}");
+        .build()
+        .map(drop)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn window_args_round_trip() {
+        let a = WindowArgs { view: View::Code, pending: Some(Pending { profile: "admin".into(), reason: Some("because".into()) }) };
+        assert_eq!(WindowArgs::parse(&a.to_args()), Some(a));
+        let b = WindowArgs { view: View::Settings, pending: None };
+        assert_eq!(WindowArgs::parse(&b.to_args()), Some(b));
+        assert_eq!(WindowArgs::parse(&["--window".into(), "nope".into()]), None);
+        assert_eq!(WindowArgs::parse(&["--window".into()]), None);
+        assert_eq!(WindowArgs::parse(&["--profile".into(), "x".into()]), None);
     }
 }

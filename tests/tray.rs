@@ -53,7 +53,7 @@ fn the_menu_lists_roles_and_a_click_switches_the_active_role() {
     s.run(&["login", "corp", "--code", &s.code(0)]).ok();
     let bus = Bus::start();
     let (watcher, _w) = Watcher::serve(&bus);
-    let _app = start_tray(&s, &bus);
+    let mut app = start_tray(&s, &bus);
     let (item_bus, item_path) = watcher.item(Duration::from_secs(30));
     let conn = bus.connect();
 
@@ -92,6 +92,23 @@ fn the_menu_lists_roles_and_a_click_switches_the_active_role() {
     let status = desktop::wait_for(Duration::from_secs(20), "the second instance to exit", || second.0.try_wait().unwrap());
     assert!(status.success(), "{status:?}");
     assert_eq!(watcher.0.lock().unwrap().len(), 1, "one tray icon, not two");
+    // ... and the first one opened its window, in a window process of its own.
+    let pid = app.0.id();
+    let window = desktop::wait_for(Duration::from_secs(10), "a window process", || {
+        // Children are listed under the thread that spawned them.
+        let tasks = fs::read_dir(format!("/proc/{pid}/task")).ok()?;
+        let children: String = tasks.filter_map(|t| fs::read_to_string(t.ok()?.path().join("children")).ok()).collect();
+        let child = children.split_whitespace().next()?.to_owned();
+        Some(fs::read_to_string(format!("/proc/{child}/cmdline")).ok()?.replace('\0', " "))
+    });
+    assert!(window.ends_with("mfa-tray-app --window code "), "{window:?}");
+
+    // "Quit" ends the app.
+    let (menu_path, entries) = desktop::menu(&conn, &item_bus, &item_path);
+    let quit = entries.iter().find(|e| e.label == "Quit").unwrap().id;
+    desktop::click(&conn, &item_bus, &menu_path, quit);
+    let status = desktop::wait_for(Duration::from_secs(10), "the app to quit", || app.0.try_wait().unwrap());
+    assert!(status.success(), "{status:?}");
 }
 
 #[test]

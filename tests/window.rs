@@ -42,7 +42,7 @@ fn tauri_driver() -> PathBuf {
 }
 
 impl Driver {
-    /// Starts tauri-driver and, through it, the app with its window open on the code view.
+    /// Starts tauri-driver and, through it, the window on the code view.
     fn start(stack: &Stack, bus: &Bus) -> Driver {
         assert!(std::env::var_os("DISPLAY").is_some(), "no DISPLAY: run the tests with scripts/test (it starts Xvfb)");
         let free = || std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
@@ -53,13 +53,14 @@ impl Driver {
             .env("DBUS_SESSION_BUS_ADDRESS", &bus.address)
             .env("NO_AT_BRIDGE", "1")
             .env("GDK_BACKEND", "x11")
-            .env("MFA_TRAY_OPEN_WINDOW", "code")
             .stdout(Stdio::null())
             .stderr(Stdio::null());
         let child = cmd.spawn().expect("start tauri-driver");
         let url = format!("http://127.0.0.1:{port}");
         wait_for(Duration::from_secs(20), "tauri-driver", || http(&url, "GET", "/status", &[], b"").ok().filter(|(s, _)| *s == 200));
-        let caps = json!({ "capabilities": { "alwaysMatch": { "tauri:options": { "application": env!("CARGO_BIN_EXE_mfa-tray") } } } });
+        // The window process, as the tray starts it: `mfa-tray-app --window code`.
+        let app = json!({ "application": env!("CARGO_BIN_EXE_mfa-tray-app"), "args": ["--window", "code"] });
+        let caps = json!({ "capabilities": { "alwaysMatch": { "tauri:options": app } } });
         let session = call(&url, "POST", "/session", caps)["sessionId"].as_str().expect("a session").to_owned();
         Driver { child, url, session }
     }

@@ -3,7 +3,6 @@
 "use strict";
 
 const { invoke } = window.__TAURI__.core;
-const { listen } = window.__TAURI__.event;
 const $ = (id) => document.getElementById(id);
 
 // Plain words for the core's error codes; the core's message follows.
@@ -250,7 +249,6 @@ $("whoami-form").addEventListener("submit", (e) => { e.preventDefault(); whoami(
 $("settings-form").addEventListener("submit", (e) => { e.preventDefault(); saveSettings(); });
 document.addEventListener("keydown", (e) => { if (e.key === "Escape") invoke("close_window"); });
 window.addEventListener("hashchange", () => show(viewFromHash()));
-listen("navigate", (e) => { location.hash = e.payload; load().then(() => show(e.payload)); });
 setInterval(() => { if (!submitting) load().catch(() => {}); }, 30000);
 
 load().then(() => show(viewFromHash())).catch((err) => message($("error"), err));
