@@ -156,6 +156,7 @@ pub fn update<R>(
     };
     create_private_dir(&dir).map_err(|source| FileError::Write { path: dir.clone(), source })?;
     let _lock = Lock::acquire(&real, &dir, lock_timeout)?;
+    remove_stale_temporaries(&real, &dir);
 
     let before = match read_capped(&real) {
         Ok(bytes) => {
@@ -237,11 +238,30 @@ fn is_read_only(path: &Path) -> bool {
     }
 }
 
+const TEMP_SUFFIX: &str = ".mfa-tray-tmp";
+
+fn temp_prefix(real: &Path) -> String {
+    format!(".{}.", real.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default())
+}
+
+/// Removes temporary files a writer killed mid-write left behind. Called under the
+/// lock: no live writer can own one then.
+fn remove_stale_temporaries(real: &Path, dir: &Path) {
+    let prefix = temp_prefix(real);
+    let Ok(entries) = fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with(&prefix) && name.ends_with(TEMP_SUFFIX) {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+}
+
 /// Writes `bytes` to a new 0600 file beside `real` and renames it over `real`.
 fn replace(real: &Path, dir: &Path, bytes: &[u8]) -> io::Result<()> {
-    let name = real.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     // tempfile creates the file with O_EXCL and mode 0600.
-    let mut tmp = tempfile::Builder::new().prefix(&format!(".{name}.")).suffix(".mfa-tray-tmp").tempfile_in(dir)?;
+    let mut tmp = tempfile::Builder::new().prefix(&temp_prefix(real)).suffix(TEMP_SUFFIX).tempfile_in(dir)?;
     tmp.write_all(bytes)?;
     tmp.as_file().sync_all()?;
     tmp.persist(real).map_err(|e| e.error)?;
