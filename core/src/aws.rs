@@ -92,6 +92,22 @@ pub enum AwsError {
     Network(String),
 }
 
+/// Errors of a request signed with a skewed clock: worth one more try, which the SDK
+/// signs with the clock offset it learnt from the failed response's Date header.
+const CLOCK_SKEW: [&str; 3] = ["RequestTimeTooSkewed", "RequestExpired", "RequestInTheFuture"];
+
+/// Runs `call`, and once more if AWS said the request's clock was skewed.
+async fn skew_retry<T, F, Fut>(mut call: F) -> Result<T, AwsError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, AwsError>>,
+{
+    match call().await {
+        Err(AwsError::Refused { code, .. }) if CLOCK_SKEW.contains(&code.as_str()) => call().await,
+        other => other,
+    }
+}
+
 const THROTTLING: [&str; 6] =
     ["Throttling", "ThrottlingException", "ThrottledException", "RequestLimitExceeded", "TooManyRequestsException", "SlowDown"];
 
@@ -209,37 +225,42 @@ impl Sts {
 
     /// GetSessionToken with SerialNumber and TokenCode.
     pub async fn get_session_token(&self, serial: &MfaSerial, code: &MfaCode, duration: Duration) -> Result<TempCredentials, AwsError> {
-        let out = self
-            .client
-            .get_session_token()
-            .serial_number(serial.as_str())
-            .token_code(code.as_str())
-            .duration_seconds(duration.as_secs() as i32)
-            .send()
-            .await
-            .map_err(classify)?;
+        let out = skew_retry(|| async {
+            self.client
+                .get_session_token()
+                .serial_number(serial.as_str())
+                .token_code(code.as_str())
+                .duration_seconds(duration.as_secs() as i32)
+                .send()
+                .await
+                .map_err(classify)
+        })
+        .await?;
         out.credentials().map(temp).ok_or_else(|| missing("credentials"))
     }
 
     /// AssumeRole, with SerialNumber and TokenCode when `input.mfa` is set.
     pub async fn assume_role(&self, input: &AssumeRoleInput<'_>) -> Result<TempCredentials, AwsError> {
-        let mut req = self
-            .client
-            .assume_role()
-            .role_arn(input.role_arn.as_str())
-            .role_session_name(input.session_name)
-            .duration_seconds(input.duration.as_secs() as i32)
-            .set_external_id(input.external_id.map(str::to_owned));
-        if let Some((serial, code)) = input.mfa {
-            req = req.serial_number(serial.as_str()).token_code(code.as_str());
-        }
-        let out = req.send().await.map_err(classify)?;
+        let out = skew_retry(|| async {
+            let mut req = self
+                .client
+                .assume_role()
+                .role_arn(input.role_arn.as_str())
+                .role_session_name(input.session_name)
+                .duration_seconds(input.duration.as_secs() as i32)
+                .set_external_id(input.external_id.map(str::to_owned));
+            if let Some((serial, code)) = input.mfa {
+                req = req.serial_number(serial.as_str()).token_code(code.as_str());
+            }
+            req.send().await.map_err(classify)
+        })
+        .await?;
         out.credentials().map(temp).ok_or_else(|| missing("credentials"))
     }
 
     /// GetCallerIdentity.
     pub async fn caller_identity(&self) -> Result<Identity, AwsError> {
-        let out = self.client.get_caller_identity().send().await.map_err(classify)?;
+        let out = skew_retry(|| async { self.client.get_caller_identity().send().await.map_err(classify) }).await?;
         Ok(Identity {
             account: out.account().unwrap_or_default().to_owned(),
             arn: out.arn().unwrap_or_default().to_owned(),
@@ -268,7 +289,8 @@ pub async fn list_buckets(signer: Signer<'_>, endpoints: &Endpoints) -> Result<V
     let mut buckets = Vec::new();
     let mut token: Option<String> = None;
     loop {
-        let out = client.list_buckets().set_continuation_token(token.take()).send().await.map_err(classify)?;
+        let page = token.take();
+        let out = skew_retry(|| async { client.list_buckets().set_continuation_token(page.clone()).send().await.map_err(classify) }).await?;
         for b in out.buckets() {
             buckets.push(Bucket {
                 name: b.name().unwrap_or_default().to_owned(),

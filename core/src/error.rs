@@ -54,7 +54,7 @@ impl Error {
             AwsError::Unavailable { code, message, status } => Error::new(
                 ErrorKind::Network,
                 "aws_unavailable",
-                format!("AWS is busy or failing while {what} ({code} HTTP {status}: {message}); try again in a minute"),
+                format!("AWS is busy or failing while {what}: {code} (HTTP {status}): {message}; try again in a minute"),
             ),
             AwsError::Refused { code, message } => refused(&code, &message, what, fix),
         }

@@ -16,6 +16,17 @@ drift either way, as AWS allows) and applies AWS's rules before forwarding:
 Failures are AWS-shaped error XML with AWS's messages. Everything else is forwarded
 unchanged (the Host header too, so moto's signature checks still hold).
 
+Faults for the reliability tests: POST /_proxy/fault with a JSON object
+  {"action": "GetSessionToken" | "AssumeRole" | "*", "kind": KIND, "times": N}
+applies to the next N matching requests (all of them if "times" is absent), where KIND:
+  "status"   answer HTTP "status" (default 500) with an InternalFailure error
+  "throttle" answer 400 Throttling ("Rate exceeded")
+  "drop"     send half a response, then close the connection
+  "delay"    wait "seconds", then go on as usual
+  "skew"     answer 403 RequestTimeTooSkewed with a Date header "seconds" ahead
+  "expired"  answer 400 ExpiredToken
+  "inject"   forward, then put a line break and a [section] into the AccessKeyId
+
 Usage: mfa_proxy.py --upstream http://127.0.0.1:PORT --device SERIAL=BASE32SECRET
          [--role-max ROLE_ARN=SECONDS] [--log FILE]
 Prints the port it listens on (on 127.0.0.1) as its first line.
@@ -56,7 +67,17 @@ class State:
         self.log_path = log_path
         self.used = set()           # (serial, code) already accepted
         self.mfa_session_keys = set()  # access key ids of MFA sessions
+        self.faults = []               # dicts, see the module doc
         self.lock = threading.Lock()
+
+    def take_fault(self, action):
+        with self.lock:
+            for f in self.faults:
+                if f.get("action", "*") in ("*", action) and f.get("times", -1) != 0:
+                    if f.get("times", -1) > 0:
+                        f["times"] -= 1
+                    return dict(f)
+        return None
 
     def log(self, entry):
         if self.log_path:
@@ -164,15 +185,25 @@ class Handler(BaseHTTPRequestHandler):
     def relay(self):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
+        if self.path == "/_proxy/fault":
+            with self.state.lock:
+                self.state.faults.append(json.loads(body))
+            self.reply(200, [("Content-Type", "application/json")], b"{}")
+            return
         params = {}
         ctype = self.headers.get("Content-Type", "")
         if self.command == "POST" and "x-www-form-urlencoded" in ctype:
             params = {k: v[0] for k, v in urllib.parse.parse_qs(body.decode(), keep_blank_values=True).items()}
         action = params.get("Action")
-        refusal = check(self.state, params, self.headers) if action else None
         entry = {"action": action, "role_arn": params.get("RoleArn"), "serial": "SerialNumber" in params,
                  "code": "TokenCode" in params, "duration": params.get("DurationSeconds"),
                  "session_signed": "X-Amz-Security-Token" in self.headers}
+        fault = self.state.take_fault(action) if action else None
+        if fault:
+            entry["fault"] = fault["kind"]
+            if self.apply_fault(fault, entry):
+                return
+        refusal = check(self.state, params, self.headers) if action else None
         if refusal:
             status, payload = refusal
             entry["result"] = status
@@ -185,10 +216,49 @@ class Handler(BaseHTTPRequestHandler):
             if m:
                 with self.state.lock:
                     self.state.mfa_session_keys.add(m.group(1).decode())
+        if fault and fault["kind"] == "inject" and status == 200:
+            payload = re.sub(rb"<AccessKeyId>([^<]+)</AccessKeyId>", rb"<AccessKeyId>\1\n[evil]\naws_access_key_id = AKIAEVIL</AccessKeyId>", payload)
         if action:
             entry["result"] = status
             self.state.log(entry)
         self.reply(status, headers, payload)
+
+    def apply_fault(self, fault, entry):
+        """Answers for a fault; False when the request should then go on as usual."""
+        kind = fault["kind"]
+        if kind == "delay":
+            time.sleep(fault.get("seconds", 1))
+            return False
+        if kind == "inject":
+            return False
+        entry["result"] = kind
+        self.state.log(entry)
+        if kind == "status":
+            status, payload = error_xml("InternalFailure", "We encountered an internal error. Please try again.", fault.get("status", 500))
+        elif kind == "throttle":
+            status, payload = error_xml("Throttling", "Rate exceeded", 400)
+        elif kind == "expired":
+            status, payload = error_xml("ExpiredToken", "The security token included in the request is expired", 400)
+        elif kind == "skew":
+            ahead = time.gmtime(time.time() + fault.get("seconds", 1200))
+            status, payload = error_xml("RequestTimeTooSkewed", "Signature expired: the request time is too skewed", 403)
+            self.send_response(status)
+            self.send_header("Date", time.strftime("%a, %d %b %Y %H:%M:%S GMT", ahead))
+            self.send_header("Content-Type", "text/xml")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+            return True
+        elif kind == "drop":
+            self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nContent-Length: 900\r\n\r\n<GetSessionTokenResponse><GetSess")
+            self.wfile.flush()
+            self.close_connection = True
+            self.connection.shutdown(2)
+            return True
+        else:
+            raise ValueError(kind)
+        self.reply(status, [("Content-Type", "text/xml")], payload)
+        return True
 
     def forward(self, body):
         conn = http.client.HTTPConnection(self.upstream.hostname, self.upstream.port, timeout=60)

@@ -181,6 +181,13 @@ impl Stack {
         Run::from(self.command().args(args).output().expect("run mfa-tray"))
     }
 
+    /// Injects a fault into the proxy (see mfa_proxy.py's doc for the kinds).
+    pub fn fault(&self, fault: serde_json::Value) {
+        let body = fault.to_string();
+        let (status, text) = http(&self.url, "POST", "/_proxy/fault", &[("Content-Type", "application/json")], body.as_bytes()).unwrap();
+        assert_eq!(status, 200, "{text}");
+    }
+
     /// Proxy log entries: one per STS action seen.
     pub fn proxy_log(&self) -> Vec<serde_json::Value> {
         match std::fs::read_to_string(&self.log) {
