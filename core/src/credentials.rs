@@ -141,11 +141,18 @@ impl SectionState {
         if !doc.has_section(section) {
             return SectionState::Absent;
         }
-        if let Some(holds) = doc.get(section, HOLDS_KEY).and_then(Holds::parse) {
-            let expires = doc.get(section, EXPIRES_KEY).and_then(parse_time).unwrap_or(OffsetDateTime::UNIX_EPOCH);
+        SectionState::from_properties(section, &doc.properties(section))
+    }
+
+    /// The state of a section that exists, from its `(key, value)` pairs.
+    fn from_properties(section: &str, props: &[(&str, &str)]) -> SectionState {
+        // As the SDKs read it: keys without regard to case, the last value wins.
+        let get = |key: &str| props.iter().rev().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| *v);
+        if let Some(holds) = get(HOLDS_KEY).and_then(Holds::parse) {
+            let expires = get(EXPIRES_KEY).and_then(parse_time).unwrap_or(OffsetDateTime::UNIX_EPOCH);
             return SectionState::Managed(Managed { section: section.to_owned(), holds, expires });
         }
-        let has = |k| doc.get(section, k).is_some_and(|v| !v.is_empty());
+        let has = |k| get(k).is_some_and(|v| !v.is_empty());
         match (has(ACCESS_KEY) || has(SECRET_KEY), has(TOKEN_KEY)) {
             (false, false) => SectionState::NoCredentials,
             (true, false) => SectionState::LongTermKeys,
@@ -167,11 +174,11 @@ impl SectionState {
     }
 }
 
-/// Every managed section in the file, in file order.
+/// Every managed section in the file, in file order (one pass over the file).
 pub fn managed_sections(doc: &Document) -> Vec<Managed> {
-    doc.section_names()
+    doc.all_properties()
         .into_iter()
-        .filter_map(|s| match SectionState::of(doc, s) {
+        .filter_map(|(s, props)| match SectionState::from_properties(s, &props) {
             SectionState::Managed(m) => Some(m),
             _ => None,
         })

@@ -114,8 +114,8 @@ pub enum EditError {
         /// The refused key.
         key: String,
     },
-    /// A value that could inject a line.
-    #[error("the value for {key} contains a line break, NUL or other control character")]
+    /// A value that could inject a line, or would not read back as written.
+    #[error("the value for {key} contains a line break, NUL or other control character, or spacing or a comment mark that would not read back")]
     BadValue {
         /// The key whose value was refused (the value itself may be a secret).
         key: String,
@@ -178,15 +178,34 @@ impl Document {
 
     /// Names of all sections, in file order, each once.
     pub fn section_names(&self) -> Vec<&str> {
-        let mut names: Vec<&str> = Vec::new();
+        self.all_properties().into_iter().map(|(name, _)| name).collect()
+    }
+
+    /// Every section with its `(key, value)` pairs, in file order, in one pass over the
+    /// file (a repeated section is merged into its first place).
+    pub fn all_properties(&self) -> Vec<(&str, Vec<(&str, &str)>)> {
+        let mut out: Vec<(&str, Vec<(&str, &str)>)> = Vec::new();
+        let mut index: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+        let mut current = None;
         for line in &self.lines {
-            if let Kind::Section(name) = &line.kind {
-                if !names.contains(&name.as_str()) {
-                    names.push(name);
+            match &line.kind {
+                Kind::Section(name) => {
+                    let next = out.len();
+                    let i = *index.entry(name.as_str()).or_insert(next);
+                    if i == next {
+                        out.push((name.as_str(), Vec::new()));
+                    }
+                    current = Some(i);
                 }
+                Kind::Property { key, value_start } => {
+                    if let Some(i) = current {
+                        out[i].1.push((key.as_str(), value_of(&line.text[*value_start..])));
+                    }
+                }
+                _ => {}
             }
         }
-        names
+        out
     }
 
     /// Whether a section with this exact name exists.
@@ -239,7 +258,7 @@ impl Document {
         check_section_name(section)?;
         for (key, value) in entries {
             check_key(key)?;
-            if value.chars().any(|c| c.is_control()) {
+            if !value_reads_back(value) {
                 return Err(EditError::BadValue { key: (*key).to_owned() });
             }
         }
@@ -384,6 +403,16 @@ fn value_of(raw: &str) -> &str {
         .find(|&i| (bytes[i] == b'#' || bytes[i] == b';') && bytes[i - 1].is_ascii_whitespace())
         .unwrap_or(bytes.len());
     raw[..cut].trim()
+}
+
+/// Whether `key = value` reads back as exactly `value` in every AWS tool: no control
+/// characters, no surrounding spaces, no `#` or `;` after whitespace (an inline comment
+/// to the Rust SDK).
+fn value_reads_back(value: &str) -> bool {
+    let b = value.as_bytes();
+    !value.chars().any(char::is_control)
+        && value.trim() == value
+        && !(1..b.len()).any(|i| (b[i] == b'#' || b[i] == b';') && b[i - 1].is_ascii_whitespace())
 }
 
 /// Refuses names that would break out of `[...]` or hide in whitespace.

@@ -160,7 +160,7 @@ fn hostile_names_keys_and_values_are_refused_without_change() {
     for key in ["k\n[evil]", "k=v", "", "a b", "k\0"] {
         assert!(matches!(doc.set("a", &[(key, "v")]), Err(EditError::BadKey { .. })), "{key:?}");
     }
-    for value in ["v\n[evil]", "v\r\nx = 1", "v\0"] {
+    for value in ["v\n[evil]", "v\r\nx = 1", "v\0", " v", "v ", "v #not a comment", "v ;x"] {
         assert!(matches!(doc.set("a", &[("k", value)]), Err(EditError::BadValue { .. })), "{value:?}");
     }
     assert_eq!(doc.to_bytes(), input.as_bytes());
