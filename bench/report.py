@@ -1,0 +1,98 @@
+"""Writes BENCHMARKS.md and docs/benchmarks.png from bench/out/ (see bench/run.sh)."""
+import json
+import platform
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+root = Path(__file__).resolve().parent.parent
+out = root / "bench" / "out"
+
+
+def results(name):
+    return {r["command"]: r for r in json.loads((out / name).read_text())["results"]}
+
+
+peers = results("peers-fast.json") | results("peers-cli.json")
+edit = results("edit-cost.json")
+floor = peers["floor"]["median"]
+cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"], capture_output=True, text=True).stdout.strip()
+machine = f"{cpu or platform.processor()}, {subprocess.run(['nproc'], capture_output=True, text=True).stdout.strip()} cores, {platform.system()} {platform.release()}"
+
+lines = [
+    "# Benchmarks",
+    "",
+    f"Measured by `bench/run.sh` on one machine in one run: {machine}. STS is a moto",
+    "server on loopback; every tool starts from the same credentials file and writes `[corp]`.",
+    "Times are medians over the runs; ratios are to the floor measured in the same run.",
+    "",
+    "![Ratios to the floor](docs/benchmarks.png)",
+    "",
+    "## Code typed → credentials file written",
+    "",
+    "| tool | median | ratio to the floor |",
+    "|---|---|---|",
+]
+order = ["floor", "mfa-tray login", "aws-mfa", "aws cli"]
+labels = {
+    "floor": "floor: the same SDK call in a plain Rust program, result appended",
+    "mfa-tray login": "`mfa-tray login` (release)",
+    "aws-mfa": "aws-mfa (PyPI), code on stdin",
+    "aws cli": "AWS CLI: `sts get-session-token` + 3 × `configure set`",
+}
+for name in order:
+    m = peers[name]["median"]
+    lines.append(f"| {labels[name]} | {m * 1000:.1f} ms | {m / floor:.2f}x |")
+lines += [
+    "",
+    "`mfa-tray login` does more than the floor (reads and checks both AWS files, takes the",
+    "lock, writes a temporary file, fsyncs it, renames it, fsyncs the directory) and is",
+    "still about as fast: the process start and the STS round trip dominate.",
+    "",
+    "## One credentials edit as the file grows",
+    "",
+    "| credentials file | median `mfa-tray login` | ratio to 10 profiles |",
+    "|---|---|---|",
+]
+base = edit["10 profiles"]["median"]
+sizes = dict(line.split()[::-1] for line in (out / "edit-cost-sizes.txt").read_text().splitlines() if line.strip())
+for n in ["10", "100", "1000", "10000"]:
+    m = edit[f"{n} profiles"]["median"]
+    size = next((int(v) for k, v in sizes.items() if k.endswith(f"credentials-{n}")), 0)
+    lines.append(f"| {int(n):,} profiles ({size / 1024:,.0f} kB) | {m * 1000:.1f} ms | {m / base:.2f}x |")
+footprint = (out / "footprint.md").read_text().strip()
+lines += [
+    "",
+    "## The tray app's footprint (release, Xvfb, whole process tree)",
+    "",
+    footprint,
+    "",
+    "The window runs in a process of its own, so closing it returns WebKit's memory.",
+    "",
+    "Reproduce: `bench/run.sh` (about five minutes; installs aws-mfa, awscli and",
+    "matplotlib into `.venv-bench/`).",
+    "",
+]
+(root / "BENCHMARKS.md").write_text("\n".join(lines))
+
+fig, ax = plt.subplots(figsize=(7, 3.2), dpi=120)
+names = ["mfa-tray login", "aws-mfa", "aws cli"]
+ratios = [peers[n]["median"] / floor for n in names]
+bars = ax.barh(["mfa-tray login", "aws-mfa", "AWS CLI"], ratios, color=["#2e7d32", "#8a8f98", "#8a8f98"])
+ax.set_xscale("log")
+ax.axvline(1, color="#1f5fa8", linestyle="--", linewidth=1)
+ax.text(1.05, 2.35, "floor (1x)", color="#1f5fa8", fontsize=8)
+for bar, r in zip(bars, ratios):
+    ax.text(bar.get_width() * 1.08, bar.get_y() + bar.get_height() / 2, f"{r:.1f}x", va="center", fontsize=9)
+ax.set_xlabel("time from code typed to credentials written, ratio to the floor (log scale)")
+ax.invert_yaxis()
+ax.set_xlim(0.5, max(ratios) * 3)
+fig.tight_layout()
+fig.savefig(root / "docs" / "benchmarks.png")
+print((root / "BENCHMARKS.md").read_text())
