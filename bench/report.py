@@ -51,6 +51,13 @@ for name in order:
     lines.append(f"| {labels[name]} | {m * 1000:.1f} ms | {m / floor:.2f}x |")
 lines += [
     "",
+    "The same two measured again by `bench/login.sh`, alternating in rounds so that drift",
+    "in the machine's load hits both alike:",
+    "",
+    (out / "login.md").read_text().split("\n", 2)[2].strip(),
+]
+lines += [
+    "",
     "`mfa-tray login` does more than the floor (reads and checks both AWS files, takes the",
     "lock, writes a temporary file, fsyncs it, renames it, fsyncs the directory) and is",
     "still about as fast: the process start and the STS round trip dominate.",
