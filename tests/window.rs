@@ -31,8 +31,9 @@ impl Drop for Driver {
 fn call(url: &str, method: &str, path: &str, body: Value) -> Value {
     let bytes = if body.is_null() { Vec::new() } else { body.to_string().into_bytes() };
     let (status, text) = http(url, method, path, &[("Content-Type", "application/json")], &bytes).expect("webdriver reachable");
-    assert!(status < 300, "{method} {path}: HTTP {status}: {text}");
-    serde_json::from_str::<Value>(&text).unwrap_or(Value::Null)["value"].clone()
+    assert!((200..300).contains(&status), "{method} {path}: HTTP {status}: {text}");
+    let json: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{method} {path}: not JSON ({e}): {text:?}"));
+    json["value"].clone()
 }
 
 fn tauri_driver() -> PathBuf {
@@ -105,8 +106,13 @@ fn typing_a_code_logs_in_and_a_wrong_code_changes_nothing() {
         d.script("return document.getElementById('profile').value").as_str().filter(|v| !v.is_empty()).map(str::to_owned)
     });
     assert_eq!(chosen, "session:corp");
-    let options = d.script("return [...document.querySelectorAll('#profile option')].map(o => o.value)");
-    assert_eq!(options, json!(["session:corp", "role:prod-admin", "role:short"]));
+    let expected = json!(["session:corp", "role:prod-admin", "role:short"]);
+    let script = "return [...document.querySelectorAll('#profile option')].map(o => o.value)";
+    let options = wait_for(Duration::from_secs(10), "the chooser's options", || {
+        let got = d.script(script);
+        (got == expected).then_some(got)
+    });
+    assert_eq!(options, expected);
 
     // A wrong code: the message, and not a byte changed.
     d.type_into("#code", &s.code(10));
@@ -128,7 +134,9 @@ fn typing_a_code_logs_in_and_a_wrong_code_changes_nothing() {
     assert!(added.starts_with(CREDENTIALS));
     assert_eq!(value(&added, "corp", "mfa_tray_holds").as_deref(), Some("mfa-session corp"));
     // The page never saw a secret.
-    let page = d.script("return document.documentElement.outerHTML").as_str().unwrap().to_owned();
+    let page = d.script("return document.documentElement.outerHTML");
+    let page = page.as_str().unwrap_or_else(|| panic!("no page HTML: {page}")).to_owned();
+    assert!(page.contains("id=\"result-title\""), "not the page: {page}");
     let secret = value(&added, "corp", "aws_secret_access_key").unwrap();
     assert!(!page.contains(&secret) && !page.contains("aws_session_token"), "secret in the page");
 }

@@ -139,21 +139,23 @@ async function submit() {
   $("error").hidden = true;
   $("code").disabled = true;
   $("submit").disabled = true;
+  let failure = null;
   try {
     const done = kind === "session"
       ? await invoke("login", { profile: name, code })
       : await invoke("assume", { role: name, code: code || null });
     result(done);
   } catch (err) {
-    message($("error"), err);
-  } finally {
-    submitting = false;
-    $("code").value = "";
-    $("code").disabled = false;
-    $("submit").disabled = false;
-    $("code").focus();
-    await load();
+    failure = err;
   }
+  // Ready for the next code before the message shows, so typing on at once works.
+  submitting = false;
+  $("code").value = "";
+  $("code").disabled = false;
+  $("submit").disabled = false;
+  $("code").focus();
+  if (failure) message($("error"), failure);
+  await load().catch(() => {});
 }
 
 function result(done) {
