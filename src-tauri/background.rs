@@ -1,9 +1,9 @@
 //! The background loop: at each tick it reads the files, asks the core's scheduler what
-//! is due, raises notifications, re-assumes roles and updates the tray. It sleeps until
-//! the next deadline but never longer than the scheduler's MAX_SLEEP, so after a suspend
-//! or a clock change it catches up within half a minute. A change to the AWS files (a
-//! login in the window process, or the CLI) is noticed within a second: the loop looks
-//! at their modification times, which costs one stat each.
+//! is due, raises notifications, re-assumes roles and updates the tray. Between ticks
+//! it looks at the wall clock every second (timers run on the monotonic clock, which
+//! stops during a suspend), so after a suspend or a clock change it catches up at once;
+//! and at the AWS files' modification times (one stat each), so a login in the window
+//! process or the CLI shows in the tray within a second.
 
 use mfa_tray_core::schedule::Observed;
 use mfa_tray_core::RefreshItem;

@@ -56,7 +56,7 @@ function left(seconds) {
 
 function stateText(state, seconds) {
   if (state === "valid" || state === "expiring") return left(seconds) + " left" + (state === "expiring" ? " (expiring)" : "");
-  return state === "expired" ? "expired" : "not started";
+  return state === "expired" ? "expired" : "no credentials yet";
 }
 
 async function load() {
