@@ -332,9 +332,9 @@ impl Engine {
             return RefreshItem::NeedsLogin { section, role, session: r.source.clone() };
         }
         let duration = r.duration.unwrap_or(self.settings.role_duration).min(SESSION_ROLE_CAP);
+        // `write` re-reads the file under the lock, so writes made since `snap` survive.
         let result = match self.assume_via_session(snap, r, duration).await {
-            // Re-read under the lock: another writer may have moved on meanwhile.
-            Ok(creds) => self.snapshot().and_then(|now| self.write(&now, &section, &creds, &Holds::Role(role.clone()))).map(|()| creds.expiration),
+            Ok(creds) => self.write(snap, &section, &creds, &Holds::Role(role.clone())).map(|()| creds.expiration),
             Err(e) => Err(e),
         };
         match result {
