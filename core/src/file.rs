@@ -285,8 +285,7 @@ struct Lock(#[allow(dead_code)] File);
 
 impl Lock {
     fn acquire(real: &Path, dir: &Path, timeout: Duration) -> Result<Lock, FileError> {
-        let name = real.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let lock_path = dir.join(format!(".{name}.mfa-tray.lock"));
+        let lock_path = dir.join(format!("{}mfa-tray.lock", temp_prefix(real)));
         let mut opts = OpenOptions::new();
         opts.create(true).truncate(false).write(true);
         #[cfg(unix)]
