@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 seconds=${1:-60}
 command -v cargo-fuzz >/dev/null || cargo install --locked cargo-fuzz
-for target in ini_roundtrip ini_edit; do
+for target in ini_roundtrip ini_edit ini_botocore; do
   echo "== $target for ${seconds}s"
   # New inputs go to a scratch corpus; the committed one stays a handful of seeds.
   scratch=$(mktemp -d)

@@ -85,7 +85,7 @@ pub async fn refresh_now<R: Runtime>(app: &AppHandle<R>) {
                         &format!("{role} needs a new MFA session"),
                         &format!("The MFA session of {session} is not valid. Enter an MFA code from the menu."),
                     ),
-                    RefreshItem::Refreshed { .. } | RefreshItem::Fresh { .. } => {}
+                    RefreshItem::Refreshed { .. } | RefreshItem::Fresh { .. } | RefreshItem::Superseded { .. } => {}
                 }
             }
         }

@@ -306,6 +306,9 @@ impl Printer {
                 RefreshItem::NeedsLogin { section, role, session } => {
                     println!("needs login  {role} in [{section}]: the MFA session of {session} is not valid; run `mfa-tray login {session}`")
                 }
+                RefreshItem::Superseded { section, role } => {
+                    println!("kept newer   {role} in [{section}]: the section changed while the role was re-assumed; the newer contents stay")
+                }
                 RefreshItem::Failed { section, role, error } => {
                     eprintln!("failed       {role} in [{section}]: {}", error.message);
                     worst = worst.max(Some(exit_code(error.kind)));

@@ -57,14 +57,23 @@ fn login_against_plain_moto_with_any_code() {
 }
 
 #[test]
-fn crlf_bom_file_keeps_its_style() {
+fn crlf_file_keeps_its_style_and_a_bom_is_refused_as_botocore_does() {
     let s = Stack::start();
-    let original = format!("\u{feff}{}", CREDENTIALS.replace('\n', "\r\n"));
+    let original = CREDENTIALS.replace('\n', "\r\n");
     s.files(&original, CONFIG);
     login(&s);
     let added = appended(&s, &original);
     assert!(added.starts_with("\r\n[corp]\r\naws_access_key_id = "), "{added:?}");
     assert_eq!(added.matches("\r\n").count(), added.matches('\n').count(), "every new line is CRLF: {added:?}");
+
+    // The AWS CLI cannot read a file that starts with a byte-order mark; mfa-tray says so
+    // before any code is spent, and leaves the file alone.
+    let s = Stack::start();
+    let original = format!("\u{feff}{CREDENTIALS}");
+    s.files(&original, CONFIG);
+    s.run(&["login", "corp", "--code", &s.code(0)]).fails(4, "starts with a byte-order mark (U+FEFF), which the AWS CLI and boto3 cannot read");
+    assert_eq!(s.credentials(), original);
+    assert!(s.proxy_log().is_empty(), "no code spent");
 }
 
 #[test]
@@ -327,7 +336,7 @@ fn a_malformed_file_is_refused() {
     s.files(&bad, CONFIG);
     unchanged_after(&s, &["login", "corp", "--code", &s.code(0)], 4, "line 10 is not a [section]");
     s.files(CREDENTIALS, "[profile corp\nmfa_serial = x\n");
-    unchanged_after(&s, &["status"], 4, "config cannot be read safely: line 1 is a malformed [section] header");
+    unchanged_after(&s, &["status"], 4, "config cannot be read safely: line 1 is a [section] header without its closing `]`");
     assert!(s.proxy_log().is_empty());
 }
 
@@ -350,7 +359,10 @@ fn a_lock_held_by_another_process_times_out() {
     fs::write(s.path("mfa-tray-config/settings.toml"), "lock_timeout_seconds = 1\n").unwrap();
     let lock = fs::File::create(s.path(".aws/.credentials.mfa-tray.lock")).unwrap();
     lock.lock().unwrap();
-    unchanged_after(&s, &["login", "corp", "--code", &s.code(0)], 4, "is being written by another process");
+    let run = s.run(&["login", "corp", "--code", &s.code(0)]);
+    run.fails(4, "is being written by another mfa-tray");
+    assert!(run.stderr.contains("pgrep -a mfa-tray") && !run.stderr.contains("remove"), "safe advice only: {}", run.stderr);
+    assert_eq!(s.credentials(), CREDENTIALS);
     assert!(s.proxy_log().is_empty());
     lock.unlock().unwrap();
     login(&s);

@@ -78,7 +78,7 @@ fn a_response_cannot_inject_a_section() {
     let s = Stack::start();
     s.files(CREDENTIALS, CONFIG);
     s.fault(json!({ "action": "GetSessionToken", "kind": "inject" }));
-    s.run(&["login", "corp", "--code", &s.code(0)]).fails(4, "the value for aws_access_key_id contains a line break");
+    s.run(&["login", "corp", "--code", &s.code(0)]).fails(5, "AWS sent an answer whose credentials are not the shape of AWS credentials while logging in corp");
     assert_eq!(s.credentials(), CREDENTIALS);
     assert!(!s.credentials().contains("evil"));
 }

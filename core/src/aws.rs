@@ -12,6 +12,7 @@ use time::OffsetDateTime;
 
 use crate::credentials::{LongTermKeys, TempCredentials};
 use crate::env::Environment;
+use crate::secret::{scrub, Secret};
 use crate::types::{MfaCode, MfaSerial, RoleArn};
 
 /// Where requests for one profile go.
@@ -54,14 +55,22 @@ pub enum Signer<'a> {
 impl Signer<'_> {
     fn sdk(&self) -> Credentials {
         match self {
-            Signer::LongTerm(k) => Credentials::new(&k.access_key_id, &k.secret_access_key, None, None, "mfa-tray"),
+            Signer::LongTerm(k) => Credentials::new(&k.access_key_id, k.secret_access_key.expose(), None, None, "mfa-tray"),
             Signer::Temporary(t) => Credentials::new(
                 &t.access_key_id,
-                &t.secret_access_key,
-                Some(t.session_token.clone()),
+                t.secret_access_key.expose(),
+                Some(t.session_token.expose().to_owned()),
                 Some(SystemTime::from(t.expiration)),
                 "mfa-tray",
             ),
+        }
+    }
+
+    /// The secrets a request signed this way carries or could be answered with.
+    fn secrets(&self) -> Vec<Secret> {
+        match self {
+            Signer::LongTerm(k) => vec![k.secret_access_key.clone()],
+            Signer::Temporary(t) => vec![t.secret_access_key.clone(), t.session_token.clone()],
         }
     }
 }
@@ -87,9 +96,14 @@ pub enum AwsError {
         /// HTTP status.
         status: u16,
     },
-    /// AWS could not be reached (DNS, connection, timeout, a broken response).
+    /// AWS could not be reached (DNS, connection, timeout, a dropped connection).
     #[error("{0}")]
     Network(String),
+    /// AWS answered with something that is not a valid answer (it does not parse, a
+    /// date is wrong, the credentials are missing or not the shape of credentials).
+    /// Never carries the answer itself, which may hold credentials.
+    #[error("{0}")]
+    Malformed(String),
 }
 
 /// Errors of a request signed with a skewed clock: worth one more try, which the SDK
@@ -111,28 +125,43 @@ where
 const THROTTLING: [&str; 6] =
     ["Throttling", "ThrottlingException", "ThrottledException", "RequestLimitExceeded", "TooManyRequestsException", "SlowDown"];
 
-fn classify<E>(err: SdkError<E>) -> AwsError
+/// Sorts an SDK failure into what the user can act on. Only AWS's error code and
+/// message survive (scrubbed of `secrets`, which an answer may echo), never the body.
+fn classify<E>(err: SdkError<E>, secrets: &[Secret]) -> AwsError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
+    let secrets: Vec<&str> = secrets.iter().map(Secret::expose).collect();
+    let clean = |text: &str| scrub(text, &secrets);
     match &err {
         SdkError::ServiceError(ctx) => {
             let status = ctx.raw().status().as_u16();
+            if (200..300).contains(&status) {
+                return AwsError::Malformed(format!("an answer with HTTP {status} that could not be read"));
+            }
             // Some STS-compatible servers wrap <Error> in <Errors>, which the SDK's
             // parser misses; read the code and message from the body then.
             let body = ctx.raw().body().bytes().map(String::from_utf8_lossy).unwrap_or_default();
             let code = ctx.err().code().map(str::to_owned).or_else(|| xml_text(&body, "Code")).unwrap_or_default();
-            let message = ctx.err().message().map(str::to_owned).or_else(|| xml_text(&body, "Message")).unwrap_or_default().trim().to_owned();
+            let message = ctx.err().message().map(str::to_owned).or_else(|| xml_text(&body, "Message")).unwrap_or_default();
+            let (code, message) = (clean(&code), clean(&message));
             if status >= 500 || status == 429 || THROTTLING.contains(&code.as_str()) {
                 AwsError::Unavailable { code, message, status }
             } else if code.is_empty() {
                 // An answer that is not AWS's error XML (a proxy's page, say).
-                AwsError::Refused { code: format!("HTTP {status}"), message: DisplayErrorContext(&err).to_string() }
+                AwsError::Refused { code: format!("HTTP {status}"), message: "an answer without an AWS error code".into() }
             } else {
                 AwsError::Refused { code, message }
             }
         }
-        _ => AwsError::Network(DisplayErrorContext(&err).to_string()),
+        SdkError::ResponseError(ctx) => {
+            AwsError::Malformed(format!("an answer with HTTP {} that could not be read", ctx.raw().status().as_u16()))
+        }
+        SdkError::TimeoutError(_) => AwsError::Network("no answer in time".into()),
+        // Connection failures (refused, DNS, TLS, dropped) and requests that could not be
+        // built: the SDK's text names the cause and holds nothing of the answer.
+        SdkError::DispatchFailure(_) | SdkError::ConstructionFailure(_) => AwsError::Network(clean(&DisplayErrorContext(&err).to_string())),
+        _ => AwsError::Network("the AWS SDK failed".into()),
     }
 }
 
@@ -165,17 +194,25 @@ fn to_time(dt: &aws_sdk_sts::primitives::DateTime) -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp(dt.secs()).unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
-fn temp(c: &aws_sdk_sts::types::Credentials) -> TempCredentials {
-    TempCredentials {
-        access_key_id: c.access_key_id().to_owned(),
-        secret_access_key: c.secret_access_key().to_owned(),
-        session_token: c.session_token().to_owned(),
-        expiration: to_time(c.expiration()),
+/// Credentials from an STS answer, if they have the shape of credentials: an access key
+/// id of capitals and digits, and a secret and token that are one printable word each.
+fn temp(c: Option<&aws_sdk_sts::types::Credentials>) -> Result<TempCredentials, AwsError> {
+    let c = c.ok_or_else(|| AwsError::Malformed("an answer without credentials".into()))?;
+    let word = |s: &str| !s.is_empty() && s.len() <= 8192 && s.bytes().all(|b| b.is_ascii_graphic() && b != b'#' && b != b';');
+    let id_ok = (16..=128).contains(&c.access_key_id().len()) && c.access_key_id().bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
+    if !id_ok || !word(c.secret_access_key()) || !word(c.session_token()) {
+        return Err(AwsError::Malformed("an answer whose credentials are not the shape of AWS credentials".into()));
     }
-}
-
-fn missing(what: &str) -> AwsError {
-    AwsError::Network(format!("AWS answered without {what}"))
+    // A cut-off answer can parse with the expiry missing (the SDK then says 1970).
+    if c.expiration().secs() <= 0 {
+        return Err(AwsError::Malformed("an answer whose credentials have no expiry".into()));
+    }
+    Ok(TempCredentials {
+        access_key_id: c.access_key_id().to_owned(),
+        secret_access_key: Secret::new(c.secret_access_key()),
+        session_token: Secret::new(c.session_token()),
+        expiration: to_time(c.expiration()),
+    })
 }
 
 fn sts_config(signer: &Signer<'_>, endpoints: &Endpoints) -> aws_sdk_sts::Config {
@@ -189,6 +226,8 @@ fn sts_config(signer: &Signer<'_>, endpoints: &Endpoints) -> aws_sdk_sts::Config
 /// An STS client for one profile.
 pub struct Sts {
     client: aws_sdk_sts::Client,
+    /// What its errors must never show.
+    secrets: Vec<Secret>,
 }
 
 /// What AssumeRole needs besides the signer.
@@ -220,11 +259,12 @@ pub struct Identity {
 impl Sts {
     /// A client signing with `signer`, for `endpoints`.
     pub fn new(signer: Signer<'_>, endpoints: &Endpoints) -> Sts {
-        Sts { client: aws_sdk_sts::Client::from_conf(sts_config(&signer, endpoints)) }
+        Sts { client: aws_sdk_sts::Client::from_conf(sts_config(&signer, endpoints)), secrets: signer.secrets() }
     }
 
     /// GetSessionToken with SerialNumber and TokenCode.
     pub async fn get_session_token(&self, serial: &MfaSerial, code: &MfaCode, duration: Duration) -> Result<TempCredentials, AwsError> {
+        let secrets = self.with_code(Some(code));
         let out = skew_retry(|| async {
             self.client
                 .get_session_token()
@@ -233,14 +273,21 @@ impl Sts {
                 .duration_seconds(duration.as_secs() as i32)
                 .send()
                 .await
-                .map_err(classify)
+                .map_err(|e| classify(e, &secrets))
         })
         .await?;
-        out.credentials().map(temp).ok_or_else(|| missing("credentials"))
+        temp(out.credentials())
+    }
+
+    fn with_code(&self, code: Option<&MfaCode>) -> Vec<Secret> {
+        let mut secrets = self.secrets.clone();
+        secrets.extend(code.map(|c| Secret::new(c.as_str())));
+        secrets
     }
 
     /// AssumeRole, with SerialNumber and TokenCode when `input.mfa` is set.
     pub async fn assume_role(&self, input: &AssumeRoleInput<'_>) -> Result<TempCredentials, AwsError> {
+        let secrets = self.with_code(input.mfa.map(|(_, code)| code));
         let out = skew_retry(|| async {
             let mut req = self
                 .client
@@ -252,15 +299,15 @@ impl Sts {
             if let Some((serial, code)) = input.mfa {
                 req = req.serial_number(serial.as_str()).token_code(code.as_str());
             }
-            req.send().await.map_err(classify)
+            req.send().await.map_err(|e| classify(e, &secrets))
         })
         .await?;
-        out.credentials().map(temp).ok_or_else(|| missing("credentials"))
+        temp(out.credentials())
     }
 
     /// GetCallerIdentity.
     pub async fn caller_identity(&self) -> Result<Identity, AwsError> {
-        let out = skew_retry(|| async { self.client.get_caller_identity().send().await.map_err(classify) }).await?;
+        let out = skew_retry(|| async { self.client.get_caller_identity().send().await.map_err(|e| classify(e, &self.secrets)) }).await?;
         Ok(Identity {
             account: out.account().unwrap_or_default().to_owned(),
             arn: out.arn().unwrap_or_default().to_owned(),
@@ -280,6 +327,7 @@ pub struct Bucket {
 
 /// S3 ListBuckets, every page.
 pub async fn list_buckets(signer: Signer<'_>, endpoints: &Endpoints) -> Result<Vec<Bucket>, AwsError> {
+    let secrets = signer.secrets();
     let mut conf = aws_sdk_s3::config::Builder::from(&sdk_config(&signer, &endpoints.region));
     if let Some(url) = &endpoints.s3 {
         // Custom endpoints (moto, MinIO, LocalStack) rarely do virtual-hosted buckets.
@@ -290,7 +338,8 @@ pub async fn list_buckets(signer: Signer<'_>, endpoints: &Endpoints) -> Result<V
     let mut token: Option<String> = None;
     loop {
         let page = token.take();
-        let out = skew_retry(|| async { client.list_buckets().set_continuation_token(page.clone()).send().await.map_err(classify) }).await?;
+        let out = skew_retry(|| async { client.list_buckets().set_continuation_token(page.clone()).send().await.map_err(|e| classify(e, &secrets)) })
+            .await?;
         for b in out.buckets() {
             buckets.push(Bucket {
                 name: b.name().unwrap_or_default().to_owned(),
@@ -329,7 +378,7 @@ mod tests {
     }
 
     async fn sts_url(endpoints: Endpoints) -> String {
-        let keys = LongTermKeys { access_key_id: "AKIA".into(), secret_access_key: "s".into() };
+        let keys = LongTermKeys { access_key_id: "AKIA".into(), secret_access_key: Secret::new("s") };
         let capture = Capture::default();
         let conf = sts_config(&Signer::LongTerm(&keys), &endpoints).to_builder().interceptor(capture.clone()).build();
         let _ = aws_sdk_sts::Client::from_conf(conf).get_caller_identity().send().await;

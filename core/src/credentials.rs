@@ -6,12 +6,14 @@
 //! keys are the app's whole state: status, refresh and the tray read them back after a
 //! restart. A section without them is the user's, and is never overwritten.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use crate::ini::{Document, EditError};
+use crate::secret::Secret;
 
 /// Marks a section as written by mfa-tray and names what it holds.
 pub const HOLDS_KEY: &str = "mfa_tray_holds";
@@ -22,40 +24,32 @@ const ACCESS_KEY: &str = "aws_access_key_id";
 const SECRET_KEY: &str = "aws_secret_access_key";
 const TOKEN_KEY: &str = "aws_session_token";
 
-/// An IAM user's long-term access key. Debug hides the secret.
-#[derive(Clone, PartialEq, Eq)]
+/// An IAM user's long-term access key.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LongTermKeys {
     /// The access key id (`AKIA...`).
     pub access_key_id: String,
     /// The secret access key.
-    pub secret_access_key: String,
+    pub secret_access_key: Secret,
 }
 
 impl LongTermKeys {
-    /// The keys in `section`, if it has both.
+    /// The keys in `section` as botocore reads them, if it has both.
     pub fn read(doc: &Document, section: &str) -> Option<LongTermKeys> {
-        Some(LongTermKeys {
-            access_key_id: doc.get(section, ACCESS_KEY).filter(|v| !v.is_empty())?.to_owned(),
-            secret_access_key: doc.get(section, SECRET_KEY).filter(|v| !v.is_empty())?.to_owned(),
-        })
+        let get = |key| doc.get(section, key).filter(|v| !v.is_empty());
+        Some(LongTermKeys { access_key_id: get(ACCESS_KEY)?.into_owned(), secret_access_key: Secret::new(get(SECRET_KEY)?) })
     }
 }
 
-impl fmt::Debug for LongTermKeys {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "LongTermKeys({}, <secret>)", self.access_key_id)
-    }
-}
-
-/// Temporary credentials from STS. Debug hides the secret and the token.
-#[derive(Clone, PartialEq, Eq)]
+/// Temporary credentials from STS.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TempCredentials {
     /// The access key id (`ASIA...`).
     pub access_key_id: String,
     /// The secret access key.
-    pub secret_access_key: String,
+    pub secret_access_key: Secret,
     /// The session token.
-    pub session_token: String,
+    pub session_token: Secret,
     /// When they stop working.
     pub expiration: OffsetDateTime,
 }
@@ -67,15 +61,9 @@ impl TempCredentials {
         Some(TempCredentials {
             access_key_id: keys.access_key_id,
             secret_access_key: keys.secret_access_key,
-            session_token: doc.get(section, TOKEN_KEY).filter(|v| !v.is_empty())?.to_owned(),
-            expiration: doc.get(section, EXPIRES_KEY).and_then(parse_time).unwrap_or(OffsetDateTime::UNIX_EPOCH),
+            session_token: Secret::new(doc.get(section, TOKEN_KEY).filter(|v| !v.is_empty())?),
+            expiration: doc.get(section, EXPIRES_KEY).as_deref().and_then(parse_time).unwrap_or(OffsetDateTime::UNIX_EPOCH),
         })
-    }
-}
-
-impl fmt::Debug for TempCredentials {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "TempCredentials({}, <secret>, <token>, {})", self.access_key_id, format_time(self.expiration))
     }
 }
 
@@ -144,10 +132,10 @@ impl SectionState {
         SectionState::from_properties(section, &doc.properties(section))
     }
 
-    /// The state of a section that exists, from its `(key, value)` pairs.
-    fn from_properties(section: &str, props: &[(&str, &str)]) -> SectionState {
-        // As the SDKs read it: keys without regard to case, the last value wins.
-        let get = |key: &str| props.iter().rev().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| *v);
+    /// The state of a section that exists, from its own `(key, value)` pairs (keys in
+    /// lower case): what an edit would overwrite, not what `[DEFAULT]` adds to it.
+    fn from_properties(section: &str, props: &[(&str, Cow<'_, str>)]) -> SectionState {
+        let get = |key: &str| props.iter().find(|(k, _)| *k == key).map(|(_, v)| v.as_ref());
         if let Some(holds) = get(HOLDS_KEY).and_then(Holds::parse) {
             let expires = get(EXPIRES_KEY).and_then(parse_time).unwrap_or(OffsetDateTime::UNIX_EPOCH);
             return SectionState::Managed(Managed { section: section.to_owned(), holds, expires });
@@ -194,8 +182,8 @@ pub fn write_temp(doc: &mut Document, section: &str, creds: &TempCredentials, ho
         section,
         &[
             (ACCESS_KEY, &creds.access_key_id),
-            (SECRET_KEY, &creds.secret_access_key),
-            (TOKEN_KEY, &creds.session_token),
+            (SECRET_KEY, creds.secret_access_key.expose()),
+            (TOKEN_KEY, creds.session_token.expose()),
             (HOLDS_KEY, &holds),
             (EXPIRES_KEY, &expires),
         ],
@@ -221,8 +209,8 @@ mod tests {
     fn creds() -> TempCredentials {
         TempCredentials {
             access_key_id: "ASIA1".into(),
-            secret_access_key: "s3cr3t".into(),
-            session_token: "tok".into(),
+            secret_access_key: Secret::new("s3cr3t"),
+            session_token: Secret::new("tok"),
             expiration: datetime!(2026-11-28 13:24:45.5 UTC),
         }
     }
@@ -238,7 +226,7 @@ mod tests {
         assert_eq!(managed.len(), 2);
         assert_eq!(managed[0].holds, Holds::Session("corp".into()));
         assert_eq!(managed[1].expires, datetime!(2026-11-28 13:24:45 UTC));
-        assert_eq!(TempCredentials::read(&doc, "default").unwrap().session_token, "tok");
+        assert_eq!(TempCredentials::read(&doc, "default").unwrap().session_token.expose(), "tok");
         assert_eq!(SectionState::of(&doc, "corp-long-term"), SectionState::LongTermKeys);
     }
 
@@ -256,7 +244,7 @@ mod tests {
     fn debug_never_shows_secrets() {
         let shown = format!("{:?}", creds());
         assert!(!shown.contains("s3cr3t") && !shown.contains("tok,"), "{shown}");
-        let keys = LongTermKeys { access_key_id: "AKIA".into(), secret_access_key: "s3cr3t".into() };
+        let keys = LongTermKeys { access_key_id: "AKIA".into(), secret_access_key: Secret::new("s3cr3t") };
         assert!(!format!("{keys:?}").contains("s3cr3t"));
     }
 }

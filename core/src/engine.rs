@@ -15,7 +15,7 @@ use crate::env::{Clock, Environment};
 use crate::error::{Error, ErrorKind, Fixes};
 use crate::file::{self, AwsFiles, FileError};
 use crate::ini::{check_section_name, Document};
-use crate::profiles::{config_value, Profiles, RoleProfile, SessionProfile};
+use crate::profiles::{profile_value, Profiles, RoleProfile, SessionProfile};
 use crate::settings::Settings;
 use crate::status::Status;
 use crate::types::{check_duration, human_duration, MfaCode, MfaSerial, ROLE_DURATION, SESSION_DURATION, SESSION_ROLE_CAP};
@@ -171,6 +171,14 @@ pub enum RefreshItem {
         /// The session profile to log in to.
         session: String,
     },
+    /// Not written: the section changed while STS answered (a newer write, or the user),
+    /// and newer writes win.
+    Superseded {
+        /// Section.
+        section: String,
+        /// Role.
+        role: String,
+    },
     /// Tried and failed.
     Failed {
         /// Section.
@@ -227,14 +235,16 @@ impl Engine {
         let keys = self.long_term_keys(&snap, p)?;
 
         let sts = Sts::new(Signer::LongTerm(&keys), &self.endpoints(p.region.as_deref(), p.endpoint_url.as_deref()));
+        let what = format!("logging in {profile} (GetSessionToken)");
         let creds = sts
             .get_session_token(&p.mfa_serial, code, duration)
             .await
+            .and_then(|c| self.plausible(c))
             .map_err(|e| {
                 let (serial_section, login) = (format!("[profile {profile}]"), format!("mfa-tray login {profile}"));
-                Error::from_aws(e, &format!("logging in {profile} (GetSessionToken)"), self.fixes(p, &serial_section, &login))
+                Error::from_aws(e, &what, self.fixes(p, &serial_section, &login))
             })?;
-        self.write(&snap, &p.name, &creds, &holds)?;
+        self.write(&snap, &p.name, &creds, &holds, None)?;
         Ok(LoginOutcome { profile: p.name.clone(), expires: creds.expiration })
     }
 
@@ -291,10 +301,10 @@ impl Engine {
                 let keys = self.long_term_keys(&snap, source)?;
                 let sts = Sts::new(Signer::LongTerm(&keys), &self.endpoints(r.region.as_deref(), r.endpoint_url.as_deref()));
                 let input = self.assume_input(r, plan.duration, Some((&plan.mfa_serial, code)));
-                sts.assume_role(&input).await.map_err(|e| self.assume_error(e, r, source))?
+                sts.assume_role(&input).await.and_then(|c| self.plausible(c)).map_err(|e| self.assume_error(e, r, source))?
             }
         };
-        self.write(&snap, &section, &creds, &holds)?;
+        self.write(&snap, &section, &creds, &holds, None)?;
         Ok(AssumeOutcome { role: r.name.clone(), active: section == self.settings.target_profile, section, expires: creds.expiration, plan })
     }
 
@@ -317,8 +327,11 @@ impl Engine {
 
     /// Re-assumes the role held in `section` through its MFA session, now.
     pub async fn refresh_section(&self, snap: &Snapshot, section: &str) -> RefreshItem {
-        let (section, role) = match SectionState::of(&snap.credentials, section) {
-            SectionState::Managed(Managed { holds: Holds::Role(role), .. }) => (section.to_owned(), role),
+        let (section, role, seen) = match SectionState::of(&snap.credentials, section) {
+            SectionState::Managed(m @ Managed { holds: Holds::Role(_), .. }) => {
+                let Holds::Role(role) = m.holds.clone() else { unreachable!("matched a role") };
+                (section.to_owned(), role, m)
+            }
             _ => {
                 let error = Error::bad_input("not_a_role_section", format!("[{section}] does not hold a role written by mfa-tray"));
                 return RefreshItem::Failed { section: section.to_owned(), role: String::new(), error };
@@ -332,13 +345,16 @@ impl Engine {
             return RefreshItem::NeedsLogin { section, role, session: r.source.clone() };
         }
         let duration = r.duration.unwrap_or(self.settings.role_duration).min(SESSION_ROLE_CAP);
-        // `write` re-reads the file under the lock, so writes made since `snap` survive.
+        // `write` re-reads the file under the lock, so other sections written since `snap`
+        // survive; and it writes only if this one still holds what was refreshed, so a
+        // switch of role (or a deletion) made while STS answered is kept.
         let result = match self.assume_via_session(snap, r, duration).await {
-            Ok(creds) => self.write(snap, &section, &creds, &Holds::Role(role.clone())).map(|()| creds.expiration),
+            Ok(creds) => self.write(snap, &section, &creds, &Holds::Role(role.clone()), Some(&seen)).map(|()| creds.expiration),
             Err(e) => Err(e),
         };
         match result {
             Ok(expires) => RefreshItem::Refreshed { section, role, expires },
+            Err(error) if error.code == "file_superseded" => RefreshItem::Superseded { section, role },
             Err(error) => RefreshItem::Failed { section, role, error },
         }
     }
@@ -397,7 +413,21 @@ impl Engine {
         })?;
         let sts = Sts::new(Signer::Temporary(&session), &self.endpoints(r.region.as_deref(), r.endpoint_url.as_deref()));
         let source = snap.session_profile(&r.source)?;
-        sts.assume_role(&self.assume_input(r, duration, None)).await.map_err(|e| self.assume_error(e, r, source))
+        sts.assume_role(&self.assume_input(r, duration, None)).await.and_then(|c| self.plausible(c)).map_err(|e| self.assume_error(e, r, source))
+    }
+
+    /// Credentials whose expiry makes sense now: in the future, and within the longest
+    /// session STS grants (a clock far off, or a broken answer, fails here).
+    fn plausible(&self, creds: TempCredentials) -> Result<TempCredentials, aws::AwsError> {
+        let now = self.clock.now();
+        let longest = time::Duration::seconds(SESSION_DURATION.1 as i64 + 3600);
+        if creds.expiration <= now || creds.expiration > now + longest {
+            return Err(aws::AwsError::Malformed(format!(
+                "credentials that expire at {}, which is not within the next 36 hours by this computer's clock (is the clock right?)",
+                crate::credentials::format_time(creds.expiration)
+            )));
+        }
+        Ok(creds)
     }
 
     fn assume_error(&self, e: aws::AwsError, r: &RoleProfile, source: &SessionProfile) -> Error {
@@ -411,10 +441,17 @@ impl Engine {
         Error::from_aws(e, &format!("calling {call} as [{section}]"), Fixes { keys_section: &keys, serial_section: "the config file", login: "mfa-tray login <profile>" })
     }
 
-    /// Writes `creds` into `section` under the lock, re-checking ownership there.
-    fn write(&self, snap: &Snapshot, section: &str, creds: &TempCredentials, holds: &Holds) -> Result<(), Error> {
+    /// Writes `creds` into `section` under the lock, re-checking ownership there. With
+    /// `expect`, only if the section still holds exactly that (the same role and expiry):
+    /// a background refresh never undoes a newer write.
+    fn write(&self, snap: &Snapshot, section: &str, creds: &TempCredentials, holds: &Holds, expect: Option<&Managed>) -> Result<(), Error> {
         let path = &self.files.credentials;
         file::update(path, self.settings.lock_timeout, |doc| {
+            if let Some(expected) = expect {
+                if SectionState::of(doc, section) != SectionState::Managed(expected.clone()) {
+                    return Err(FileError::Superseded { path: path.clone(), section: section.to_owned() });
+                }
+            }
             snap.check_writable(doc, section, holds)?;
             write_temp(doc, section, creds, holds).map_err(|source| FileError::Edit { path: path.clone(), source })
         })?;
@@ -452,8 +489,8 @@ impl Engine {
         let (region, endpoint) = match snap.profiles.role(&behind) {
             Some(r) => (r.region.clone(), r.endpoint_url.clone()),
             None => (
-                config_value(&snap.config, &behind, "region").map(str::to_owned),
-                config_value(&snap.config, &behind, "endpoint_url").map(str::to_owned),
+                profile_value(&snap.config, &snap.credentials, &behind, "region"),
+                profile_value(&snap.config, &snap.credentials, &behind, "endpoint_url"),
             ),
         };
         let endpoints = self.endpoints(region.as_deref(), endpoint.as_deref());

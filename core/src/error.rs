@@ -56,6 +56,11 @@ impl Error {
                 "aws_unavailable",
                 format!("AWS is busy or failing while {what}: {code} (HTTP {status}): {message}; try again in a minute"),
             ),
+            AwsError::Malformed(detail) => Error::new(
+                ErrorKind::Network,
+                "aws_malformed",
+                format!("AWS sent {detail} while {what}; nothing was written. Try again, and if it keeps happening check AWS_ENDPOINT_URL and any proxy in between"),
+            ),
             AwsError::Refused { code, message } => refused(&code, &message, what, fix),
         }
     }
@@ -105,6 +110,9 @@ impl From<FileError> for Error {
             FileError::Write { .. } => "file_write",
             FileError::Edit { .. } => "file_edit_refused",
             FileError::NotOurs { .. } => "file_not_ours",
+            FileError::Owner { .. } => "file_owner",
+            FileError::Busy { .. } => "file_busy",
+            FileError::Superseded { .. } => "file_superseded",
         };
         Error::new(ErrorKind::LocalFile, code, e.to_string())
     }

@@ -1,22 +1,50 @@
-//! Reading the AWS files and rewriting the credentials file safely.
+//! Reading the AWS files and rewriting the credentials file safely, beside other writers.
 //!
-//! A write takes an advisory lock on a sidecar file beside the real file, reads the
-//! current contents under the lock, applies one edit, writes a temporary file in the
-//! same directory (0600, fsync), renames it over the original and fsyncs the directory.
-//! A crash at any instant leaves the old file or the new one. A symlink is followed, so
-//! the file it points to is replaced and the link stays a link.
+//! mfa-tray's writers serialise on an advisory lock on a sidecar file. Other programs
+//! (the AWS CLI, aws-mfa, editors) take no lock and rewrite the file in place, so a
+//! write is based only on a complete, current read:
+//! - the file is read under the lock and must not change while it is read; if anyone
+//!   but mfa-tray wrote it since mfa-tray's last write (the lock file records what that
+//!   was), a read of a file modified in the last moments, or one that looks cut short
+//!   (empty, shorter than before, no final line break, unreadable), is read again once
+//!   the file has been still for a while;
+//! - the new version goes to a temporary file in the same directory (0600, fsync);
+//! - just before the rename the file must still hold exactly what was read; on Linux
+//!   the rename is an exchange, which hands back the file it displaced, and that must be
+//!   the version that was read too; otherwise the write starts over from a new read;
+//! - the displaced version is kept beside the file as `.NAME.mfa-tray-previous` (0600),
+//!   so even an interleaving nobody foresaw can be undone; an in-place writer that still
+//!   had it open writes into that copy, and if that happens at once the write starts
+//!   over with their version;
+//! - the directory is fsynced. A crash at any instant leaves the old file or the new one.
+//!
+//! A symlink is followed, so the file it points to is replaced and the link stays a
+//! link. A rewrite keeps the file's owner and group (root rewriting a user's file, say
+//! through sudo, hands the new file to that user); where it cannot, it refuses.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Write};
+use std::fs::{self, File, Metadata, OpenOptions};
+use std::io::{self, Read, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
+
+use zeroize::Zeroizing;
 
 use crate::env::Environment;
 use crate::ini::{Document, EditError, ParseError};
 
+mod os;
+
 /// Larger files are refused: a credentials file of 10,000 profiles is about 2 MB.
 pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
+
+/// How long a file someone else wrote must have been still before mfa-tray bases a write
+/// on it: an in-place writer truncates first and writes after.
+const SETTLE: Duration = Duration::from_millis(25);
+/// How long to wait before trusting a read that looks cut short.
+const SUSPICIOUS_SETTLE: Duration = Duration::from_millis(250);
+/// How many times a write starts over because the file changed under it.
+const MAX_ATTEMPTS: u32 = 60;
 
 /// Where the AWS config and credentials files are.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,8 +89,8 @@ pub enum FileError {
         /// Its size.
         size: u64,
     },
-    /// The file is not valid INI.
-    #[error("{path} cannot be read safely: {source}; fix that line and try again")]
+    /// The file is not INI that botocore can read.
+    #[error("{path} cannot be read safely: {source}; fix that line and try again (the AWS CLI cannot read it either)")]
     Malformed {
         /// The file.
         path: PathBuf,
@@ -75,8 +103,16 @@ pub enum FileError {
         /// The file.
         path: PathBuf,
     },
-    /// Another writer held the lock for longer than the timeout.
-    #[error("{path} is being written by another process (lock {lock} held for over {secs}s); try again, or remove the lock file if no mfa-tray is running", secs = waited.as_secs_f32())]
+    /// The file belongs to someone else, and a rewrite would change that.
+    #[error("{path} {problem}")]
+    Owner {
+        /// The file.
+        path: PathBuf,
+        /// Whose it is and what to do.
+        problem: String,
+    },
+    /// Another mfa-tray held the lock for longer than the timeout.
+    #[error("{path} is being written by another mfa-tray (its lock {lock} was held for over {secs}s); try again in a moment. The lock goes when that process ends: if it stays, look for a stuck one with `pgrep -a mfa-tray`", secs = waited.as_secs_f32())]
     Locked {
         /// The file.
         path: PathBuf,
@@ -84,6 +120,12 @@ pub enum FileError {
         lock: PathBuf,
         /// How long this writer waited.
         waited: Duration,
+    },
+    /// Another program kept rewriting the file while mfa-tray tried to write it.
+    #[error("{path} kept changing while mfa-tray wrote it (another program is rewriting it); nothing was written, try again")]
+    Busy {
+        /// The file.
+        path: PathBuf,
     },
     /// Writing the new version failed; the old one is still in place.
     #[error("cannot write {path}: {source}; the file is unchanged")]
@@ -111,86 +153,272 @@ pub enum FileError {
         /// What it holds and how to fix it.
         reason: String,
     },
+    /// The section no longer holds what the write was based on: a newer write (or the
+    /// user) changed it meanwhile, and newer writes win.
+    #[error("[{section}] in {path} changed while mfa-tray was working on it; the newer contents were kept")]
+    Superseded {
+        /// The file.
+        path: PathBuf,
+        /// The section.
+        section: String,
+    },
 }
 
 /// Reads and parses a file; `None` if it does not exist.
 pub fn read_document(path: &Path) -> Result<Option<Document>, FileError> {
     let bytes = match read_capped(path) {
-        Ok(b) => b,
+        Ok((b, _)) => b,
         Err(FileError::Read { source, .. }) if source.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e),
     };
     Document::parse(&bytes).map(Some).map_err(|source| FileError::Malformed { path: path.to_owned(), source })
 }
 
-fn read_capped(path: &Path) -> Result<Vec<u8>, FileError> {
+/// The file's bytes and its version, which must not change while it is read.
+fn read_capped(path: &Path) -> Result<(Zeroizing<Vec<u8>>, Version), FileError> {
     let read_err = |source| FileError::Read { path: path.to_owned(), source };
     let mut file = File::open(path).map_err(read_err)?;
-    let size = file.metadata().map_err(read_err)?.len();
-    if size > MAX_FILE_BYTES {
-        return Err(FileError::TooLarge { path: path.to_owned(), size });
+    let meta = file.metadata().map_err(read_err)?;
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(FileError::TooLarge { path: path.to_owned(), size: meta.len() });
     }
-    let mut bytes = Vec::with_capacity(size as usize);
+    let mut bytes = Zeroizing::new(Vec::with_capacity(meta.len() as usize));
     // `take` guards against a file that grows while it is read.
     Read::by_ref(&mut file).take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes).map_err(read_err)?;
     if bytes.len() as u64 > MAX_FILE_BYTES {
         return Err(FileError::TooLarge { path: path.to_owned(), size: bytes.len() as u64 });
     }
-    Ok(bytes)
+    let after = file.metadata().map_err(read_err)?;
+    let version = Version::of(&after);
+    if Version::of(&meta) != version || after.len() != bytes.len() as u64 {
+        return Err(FileError::Read { path: path.to_owned(), source: io::Error::new(io::ErrorKind::Interrupted, "changed while read") });
+    }
+    Ok((bytes, version))
+}
+
+/// Which file, in which state: what tells one write from the next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Version {
+    /// Device and inode (0 where the platform has none).
+    dev: u64,
+    ino: u64,
+    size: u64,
+    /// Modification and status-change times, in nanoseconds.
+    mtime: i128,
+    ctime: i128,
+}
+
+impl Version {
+    fn of(meta: &Metadata) -> Version {
+        os::version(meta)
+    }
+
+    /// Whether two versions are the same inode with the same contents' size and
+    /// modification time (renaming a file changes its ctime, not its contents).
+    fn same_contents(&self, other: &Version) -> bool {
+        (self.dev, self.ino, self.size, self.mtime) == (other.dev, other.ino, other.size, other.mtime)
+    }
+
+    fn to_record(self) -> String {
+        format!("mfa-tray wrote {} {} {} {} {}\n", self.dev, self.ino, self.size, self.mtime, self.ctime)
+    }
+
+    fn from_record(text: &str) -> Option<Version> {
+        let mut it = text.strip_prefix("mfa-tray wrote ")?.split_whitespace();
+        let mut next = || it.next()?.parse::<i128>().ok();
+        Some(Version { dev: next()? as u64, ino: next()? as u64, size: next()? as u64, mtime: next()?, ctime: next()? })
+    }
+
+    fn age(&self) -> Duration {
+        let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as i128);
+        Duration::from_nanos((now - self.mtime).clamp(0, u64::MAX as i128) as u64)
+    }
+}
+
+fn version_at(path: &Path) -> Option<Version> {
+    fs::metadata(path).ok().map(|m| Version::of(&m))
+}
+
+/// The file as a write starts from.
+struct Current {
+    /// Its bytes, or `None` when there is no file.
+    bytes: Option<Zeroizing<Vec<u8>>>,
+    version: Option<Version>,
+    /// Someone other than mfa-tray wrote it since mfa-tray's last write.
+    foreign: bool,
+}
+
+/// Reads the file for a write. `Ok(None)` means it changed meanwhile: start over.
+fn read_current(real: &Path, last_written: Option<Version>) -> Result<Option<Current>, FileError> {
+    let (bytes, version) = match read_capped(real) {
+        Ok(read) => read,
+        Err(FileError::Read { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
+            // Gone since mfa-tray wrote it: perhaps a writer that deletes, then creates.
+            if last_written.is_some() {
+                thread::sleep(SUSPICIOUS_SETTLE);
+                if fs::symlink_metadata(real).is_ok() {
+                    return Ok(None);
+                }
+            }
+            return Ok(Some(Current { bytes: None, version: None, foreign: last_written.is_some() }));
+        }
+        Err(FileError::Read { source, .. }) if source.kind() == io::ErrorKind::Interrupted => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let foreign = last_written != Some(version);
+    if foreign {
+        // An in-place writer truncates, then writes: make sure it is done.
+        let cut_short = bytes.is_empty() || last_written.is_some_and(|l| version.size < l.size) || !bytes.ends_with(b"\n") && !bytes.ends_with(b"\r");
+        let wait = if cut_short { SUSPICIOUS_SETTLE } else { SETTLE.saturating_sub(version.age()) };
+        if !settled(real, Some(version), wait) {
+            return Ok(None);
+        }
+    }
+    Ok(Some(Current { bytes: Some(bytes), version: Some(version), foreign }))
+}
+
+/// Waits `wait`, then tells whether the file is still at `version`.
+fn settled(real: &Path, version: Option<Version>, wait: Duration) -> bool {
+    if wait.is_zero() {
+        return true;
+    }
+    thread::sleep(wait);
+    version_at(real) == version
+}
+
+/// Whether the file at `real` is still exactly `current`.
+fn still(real: &Path, current: &Current) -> bool {
+    match (&current.bytes, current.version) {
+        (None, _) => fs::symlink_metadata(real).is_err_and(|e| e.kind() == io::ErrorKind::NotFound),
+        (Some(bytes), Some(version)) => matches!(read_capped(real), Ok((now, v)) if v == version && now == *bytes),
+        (Some(_), None) => false,
+    }
 }
 
 /// Applies `edit` to the file under the lock and replaces it atomically.
 ///
 /// `edit` sees the contents as they are once the lock is held (an empty document for a
-/// missing file). If it returns an error, or leaves the bytes as they were, nothing is
-/// written. `path` may be a symlink; the file it points to is the one replaced.
-pub fn update<R>(
-    path: &Path,
-    lock_timeout: Duration,
-    edit: impl FnOnce(&mut Document) -> Result<R, FileError>,
-) -> Result<R, FileError> {
+/// missing file); it runs again if the file changes before the new version is in place.
+/// If it returns an error, or leaves the bytes as they were, nothing is written. `path`
+/// may be a symlink; the file it points to is the one replaced.
+pub fn update<R>(path: &Path, lock_timeout: Duration, mut edit: impl FnMut(&mut Document) -> Result<R, FileError>) -> Result<R, FileError> {
     let real = follow_symlinks(path).map_err(|source| FileError::Write { path: path.to_owned(), source })?;
-    let dir = match real.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_owned(),
-        _ => PathBuf::from("."),
-    };
-    create_private_dir(&dir).map_err(|source| FileError::Write { path: dir.clone(), source })?;
-    let _lock = Lock::acquire(&real, &dir, lock_timeout)?;
+    let dir = parent_dir(&real);
+    os::create_private_dir(&dir).map_err(|source| FileError::Write { path: dir.clone(), source })?;
+    let mut lock = Lock::acquire(&real, &dir, lock_timeout)?;
     remove_stale_temporaries(&real, &dir);
-
-    let before = match read_capped(&real) {
-        Ok(bytes) => {
-            if is_read_only(&real) {
-                return Err(FileError::ReadOnly { path: real });
-            }
-            Some(bytes)
+    let previous = backup_path(&real);
+    let mut pause = Pause(0x9E37_79B9_7F4A_7C15 ^ u64::from(std::process::id()));
+    for attempt in 0..MAX_ATTEMPTS {
+        if attempt > 0 {
+            pause.sleep(attempt);
         }
-        Err(FileError::Read { source, .. }) if source.kind() == io::ErrorKind::NotFound => None,
-        Err(e) => return Err(e),
-    };
-    let mut doc = match &before {
-        Some(bytes) => Document::parse(bytes).map_err(|source| FileError::Malformed { path: real.clone(), source })?,
-        None => Document::default(),
-    };
-    let result = edit(&mut doc)?;
-    let after = doc.to_bytes();
-    if before.as_deref() != Some(after.as_slice()) {
-        replace(&real, &dir, &after).map_err(|source| FileError::Write { path: real.clone(), source })?;
+        let Some(current) = read_current(&real, lock.last_written())? else { continue };
+        let meta = fs::metadata(&real).ok().filter(|_| current.bytes.is_some());
+        if meta.is_some() && is_read_only(&real) {
+            return Err(FileError::ReadOnly { path: real });
+        }
+        let owner = os::owner_for(&real, meta.as_ref(), &dir)?;
+        let mut doc = match &current.bytes {
+            Some(bytes) => match Document::parse(bytes) {
+                Ok(doc) => doc,
+                // Someone else's write may be cut short: look again once it is still.
+                Err(_) if current.foreign && !settled(&real, current.version, SUSPICIOUS_SETTLE) => continue,
+                Err(source) => return Err(FileError::Malformed { path: real.clone(), source }),
+            },
+            None => Document::default(),
+        };
+        let result = edit(&mut doc)?;
+        let after = Zeroizing::new(doc.to_bytes());
+        if current.bytes.as_deref() == Some(&*after) {
+            return Ok(result);
+        }
+        let tmp = write_temp(&real, &dir, &after, owner).map_err(|source| FileError::Write { path: real.clone(), source })?;
+        if !still(&real, &current) {
+            continue;
+        }
+        let swapped = os::swap(tmp, &real, &current, &previous).map_err(|source| FileError::Write { path: real.clone(), source })?;
+        if !swapped {
+            continue;
+        }
+        sync_dir(&dir).map_err(|source| FileError::Write { path: dir.clone(), source })?;
+        if current.foreign && displaced_changed(&real, &previous, &current) {
+            // An in-place writer wrote into the version just displaced: theirs is newer.
+            continue;
+        }
+        lock.record(version_at(&real));
+        return Ok(result);
     }
-    Ok(result)
+    Err(FileError::Busy { path: real })
+}
+
+/// After a swap based on a file someone else wrote: whether that writer wrote into the
+/// displaced version (now the backup) a moment later. If so, it is put back in place.
+fn displaced_changed(real: &Path, previous: &Path, current: &Current) -> bool {
+    let (Some(was), Some(kept)) = (current.version, version_at(previous)) else { return false };
+    thread::sleep(Duration::from_millis(5));
+    let now = version_at(previous);
+    if kept.same_contents(&was) && now == Some(kept) {
+        return false;
+    }
+    os::restore(previous, real).is_ok()
+}
+
+/// Small, growing, jittered pauses between attempts, so two writers do not keep meeting.
+struct Pause(u64);
+
+impl Pause {
+    fn sleep(&mut self, attempt: u32) {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        let ms = 1 + self.0 % (2 * u64::from(attempt.min(10)));
+        thread::sleep(Duration::from_millis(ms));
+    }
 }
 
 /// Checks, before anything irreversible (like spending an MFA code), that [`update`]
-/// could write the file now: not read-only, and the lock obtainable within `lock_timeout`.
+/// could write the file now: its directory can take a new file, the file is not
+/// read-only, its owner and group can be kept, and the lock is obtainable within
+/// `lock_timeout`.
 pub fn preflight(path: &Path, lock_timeout: Duration) -> Result<(), FileError> {
     let real = follow_symlinks(path).map_err(|source| FileError::Write { path: path.to_owned(), source })?;
-    if is_read_only(&real) {
+    let dir = parent_dir(&real);
+    let meta = fs::metadata(&real).ok();
+    if meta.is_some() && is_read_only(&real) {
         return Err(FileError::ReadOnly { path: real });
     }
+    if !dir.is_dir() {
+        // `update` creates it: the nearest thing that exists must be a directory that
+        // can take a new directory.
+        let ancestor = dir.ancestors().find(|a| a.as_os_str().is_empty() || fs::metadata(a).is_ok()).unwrap_or(Path::new("."));
+        let ancestor = if ancestor.as_os_str().is_empty() { Path::new(".") } else { ancestor };
+        if !ancestor.is_dir() {
+            let source = io::Error::new(io::ErrorKind::NotADirectory, "it is not a directory");
+            return Err(FileError::Write { path: ancestor.to_owned(), source });
+        }
+        return tempfile::Builder::new()
+            .prefix(".mfa-tray-probe")
+            .tempdir_in(ancestor)
+            .map(drop)
+            .map_err(|source| FileError::Write { path: ancestor.to_owned(), source });
+    }
+    let owner = os::owner_for(&real, meta.as_ref(), &dir)?;
+    // The real write creates a file here and gives it the owner: try both.
+    let probe = tempfile::Builder::new()
+        .prefix(&temp_prefix(&real))
+        .suffix(TEMP_SUFFIX)
+        .tempfile_in(&dir)
+        .map_err(|source| FileError::Write { path: dir.clone(), source })?;
+    os::chown(probe.as_file(), owner).map_err(|_| FileError::Owner { path: real.clone(), problem: os::cannot_keep_owner(owner) })?;
+    drop(probe);
+    Lock::acquire(&real, &dir, lock_timeout).map(drop)
+}
+
+fn parent_dir(real: &Path) -> PathBuf {
     match real.parent() {
-        Some(dir) if dir.is_dir() => Lock::acquire(&real, dir, lock_timeout).map(drop),
-        // No directory yet: no one else can be writing; `update` creates it.
-        _ => Ok(()),
+        Some(d) if !d.as_os_str().is_empty() => d.to_owned(),
+        _ => PathBuf::from("."),
     }
 }
 
@@ -210,17 +438,6 @@ fn follow_symlinks(path: &Path) -> io::Result<PathBuf> {
         }
     }
     Err(io::Error::other("too many levels of symbolic links"))
-}
-
-fn create_private_dir(dir: &Path) -> io::Result<()> {
-    if dir.is_dir() {
-        return Ok(());
-    }
-    let mut builder = fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(dir)
 }
 
 /// Whether the owner may not write the file. Checked from the mode bits rather than
@@ -244,6 +461,11 @@ fn temp_prefix(real: &Path) -> String {
     format!(".{}.", real.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default())
 }
 
+/// Where the version a write displaced is kept: `.NAME.mfa-tray-previous` beside it.
+pub fn backup_path(real: &Path) -> PathBuf {
+    parent_dir(real).join(format!("{}mfa-tray-previous", temp_prefix(real)))
+}
+
 /// Removes temporary files a writer killed mid-write left behind. Called under the
 /// lock: no live writer can own one then.
 fn remove_stale_temporaries(real: &Path, dir: &Path) {
@@ -258,14 +480,14 @@ fn remove_stale_temporaries(real: &Path, dir: &Path) {
     }
 }
 
-/// Writes `bytes` to a new 0600 file beside `real` and renames it over `real`.
-fn replace(real: &Path, dir: &Path, bytes: &[u8]) -> io::Result<()> {
+/// Writes `bytes` to a new 0600 file beside `real` (owned by `owner` where given), fsynced.
+fn write_temp(real: &Path, dir: &Path, bytes: &[u8], owner: Option<(u32, u32)>) -> io::Result<tempfile::NamedTempFile> {
     // tempfile creates the file with O_EXCL and mode 0600.
     let mut tmp = tempfile::Builder::new().prefix(&temp_prefix(real)).suffix(TEMP_SUFFIX).tempfile_in(dir)?;
+    os::chown(tmp.as_file(), owner)?;
     tmp.write_all(bytes)?;
     tmp.as_file().sync_all()?;
-    tmp.persist(real).map_err(|e| e.error)?;
-    sync_dir(dir)
+    Ok(tmp)
 }
 
 #[cfg(unix)]
@@ -280,17 +502,22 @@ fn sync_dir(_dir: &Path) -> io::Result<()> {
     Ok(())
 }
 
-/// An exclusive advisory lock on `.<name>.mfa-tray.lock` beside the file, released on drop.
-struct Lock(#[allow(dead_code)] File);
+/// An exclusive advisory lock on `.<name>.mfa-tray.lock` beside the file, released on
+/// drop (or when the process ends, however it ends). The lock file also records the
+/// version of the file mfa-tray last wrote, so the next writer can tell whether anyone
+/// else wrote it since.
+struct Lock(File);
 
 impl Lock {
     fn acquire(real: &Path, dir: &Path, timeout: Duration) -> Result<Lock, FileError> {
         let lock_path = dir.join(format!("{}mfa-tray.lock", temp_prefix(real)));
         let mut opts = OpenOptions::new();
-        opts.create(true).truncate(false).write(true);
+        opts.create(true).truncate(false).read(true).write(true);
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
         let file = opts.open(&lock_path).map_err(|source| FileError::Write { path: lock_path.clone(), source })?;
+        // A lock file root creates in a user's directory must stay usable by that user.
+        let _ = os::chown_like_dir(&file, dir);
         let start = Instant::now();
         loop {
             match file.try_lock() {
@@ -302,6 +529,21 @@ impl Lock {
                 Err(fs::TryLockError::Error(source)) => return Err(FileError::Write { path: lock_path, source }),
             }
         }
+    }
+
+    /// The version of the file mfa-tray last wrote, as recorded.
+    fn last_written(&mut self) -> Option<Version> {
+        let mut text = String::new();
+        self.0.rewind().ok()?;
+        Read::by_ref(&mut self.0).take(256).read_to_string(&mut text).ok()?;
+        Version::from_record(&text)
+    }
+
+    /// Records the version just written (best effort: without it the next writer is
+    /// only more careful).
+    fn record(&mut self, version: Option<Version>) {
+        let text = version.map(Version::to_record).unwrap_or_default();
+        let _ = self.0.set_len(0).and_then(|()| self.0.rewind()).and_then(|()| self.0.write_all(text.as_bytes()));
     }
 }
 

@@ -13,6 +13,7 @@ pub mod file;
 pub mod ini;
 pub mod profiles;
 pub mod schedule;
+pub mod secret;
 pub mod settings;
 pub mod status;
 pub mod types;

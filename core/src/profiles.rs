@@ -8,10 +8,11 @@
 //! profile. A profile that cannot work becomes a [`Problem`] naming it and the fix;
 //! one broken profile never hides the others.
 
-use std::collections::BTreeSet;
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
-use crate::ini::Document;
+use crate::ini::{Document, Value};
 use crate::types::{check_duration, MfaSerial, RoleArn, ROLE_DURATION, SESSION_DURATION};
 
 /// A profile that logs in with GetSessionToken and an MFA code.
@@ -77,12 +78,12 @@ pub struct Profiles {
 impl Profiles {
     /// Reads the profiles out of the two files. `suffix` names long-term sections.
     pub fn resolve(config: &Document, credentials: &Document, suffix: &str) -> Profiles {
-        let reader = Reader { config, credentials, suffix };
+        let reader = Reader::new(config, credentials, suffix);
         let mut out = Profiles::default();
         let mut session_names = Vec::new();
-        for name in reader.config_profiles() {
-            if reader.conf(&name, "role_arn").is_none() && reader.conf(&name, "mfa_serial").is_some() {
-                session_names.push(name);
+        for name in &reader.names {
+            if reader.conf(name, "role_arn").is_none() && reader.conf(name, "mfa_serial").is_some() {
+                session_names.push(name.clone());
             }
         }
         for section in credentials.section_names() {
@@ -98,11 +99,11 @@ impl Profiles {
                 Err(message) => out.problems.push(Problem { profile: name.clone(), message }),
             }
         }
-        for name in reader.config_profiles() {
-            if reader.conf(&name, "role_arn").is_some() {
-                match reader.role(&name, &out) {
+        for name in &reader.names {
+            if reader.conf(name, "role_arn").is_some() {
+                match reader.role(name, &out) {
                     Ok(p) => out.roles.push(p),
-                    Err(message) => out.problems.push(Problem { profile: name, message }),
+                    Err(message) => out.problems.push(Problem { profile: name.clone(), message }),
                 }
             }
         }
@@ -125,44 +126,135 @@ impl Profiles {
     }
 }
 
-/// A key of a profile in the config file (`[profile X]`, or `[default]`); empty is unset.
-pub fn config_value<'a>(config: &'a Document, profile: &str, key: &str) -> Option<&'a str> {
-    let named = config.get(&format!("profile {profile}"), key);
-    let plain = (profile == "default").then(|| config.get("default", key)).flatten();
-    named.or(plain).filter(|v| !v.is_empty())
+/// The profiles of the config file, as botocore's `build_profile_map` finds them: every
+/// section whose name starts with `profile` and splits like a shell command line into
+/// two words names the profile of the second word (`[profile corp]`, `[profile "corp"]`,
+/// `[profile   corp]`), and `[default]` names `default`. Where two sections name one
+/// profile, the later one is the profile (botocore replaces, it does not merge). Returns
+/// `(profile, section)` in the order the profiles first appear.
+pub fn config_profiles(config: &Document) -> Vec<(String, &str)> {
+    let mut out: Vec<(String, &str)> = Vec::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
+    for section in config.section_names() {
+        let name = if section.starts_with("profile") {
+            match shlex_split(section).as_deref() {
+                Some([_, name]) => name.clone(),
+                _ => continue,
+            }
+        } else if section == "default" {
+            section.to_owned()
+        } else {
+            continue;
+        };
+        match index.get(&name) {
+            Some(&i) => out[i].1 = section,
+            None => {
+                index.insert(name.clone(), out.len());
+                out.push((name, section));
+            }
+        }
+    }
+    out
+}
+
+/// The profile map botocore builds from a config file: each profile with what its
+/// section holds (for comparing readings with botocore's).
+pub fn profile_view(config: &Document) -> BTreeMap<String, BTreeMap<String, Value>> {
+    let mut sections = config.botocore_view();
+    config_profiles(config).into_iter().filter_map(|(name, section)| Some((name, sections.remove(section)?))).collect()
+}
+
+/// Python's `shlex.split(text)` (POSIX rules, no comments); `None` where Python raises
+/// (an unclosed quote, a trailing backslash), in which case botocore skips the section.
+pub fn shlex_split(text: &str) -> Option<Vec<String>> {
+    #[derive(Clone, Copy, PartialEq)]
+    enum State {
+        Space,
+        Word,
+        Quote(char),
+        Escape { from_quote: Option<char> },
+    }
+    let mut words = Vec::new();
+    let (mut state, mut word) = (State::Space, String::new());
+    let mut chars = text.chars();
+    loop {
+        let c = chars.next();
+        match (state, c) {
+            (State::Space, None) => return Some(words),
+            (State::Space, Some(' ' | '\t' | '\r' | '\n')) => {}
+            (State::Space | State::Word, Some('\\')) => state = State::Escape { from_quote: None },
+            (State::Space | State::Word, Some(q @ ('"' | '\''))) => state = State::Quote(q),
+            (State::Space, Some(c)) => {
+                word.push(c);
+                state = State::Word;
+            }
+            (State::Word, None) => {
+                words.push(word);
+                return Some(words);
+            }
+            (State::Word, Some(' ' | '\t' | '\r' | '\n')) => {
+                words.push(std::mem::take(&mut word));
+                state = State::Space;
+            }
+            (State::Word, Some(c)) => word.push(c),
+            (State::Quote(_), None) | (State::Escape { .. }, None) => return None,
+            (State::Quote(q), Some(c)) => {
+                if c == q {
+                    state = State::Word;
+                } else if c == '\\' && q == '"' {
+                    state = State::Escape { from_quote: Some(q) };
+                } else {
+                    word.push(c);
+                }
+            }
+            (State::Escape { from_quote }, Some(c)) => {
+                // Inside double quotes only the quote and the backslash itself are escaped.
+                if from_quote.is_some_and(|q| c != '\\' && c != q) {
+                    word.push('\\');
+                }
+                word.push(c);
+                state = from_quote.map_or(State::Word, State::Quote);
+            }
+        }
+    }
+}
+
+/// A key of a profile as botocore sees it: from the credentials file's `[profile]` (which
+/// botocore merges over the config file), else from the profile's config section; an
+/// empty value is unset. Both include what `[DEFAULT]` gives every section.
+pub fn profile_value(config: &Document, credentials: &Document, profile: &str, key: &str) -> Option<String> {
+    let from_config = || {
+        config_profiles(config).into_iter().find(|(n, _)| n == profile).and_then(|(_, section)| config.get(section, key))
+    };
+    credentials.get(profile, key).or_else(from_config).filter(|v| !v.is_empty()).map(Cow::into_owned)
 }
 
 struct Reader<'a> {
     config: &'a Document,
     credentials: &'a Document,
     suffix: &'a str,
+    /// Config profile name → its section.
+    sections: HashMap<String, &'a str>,
+    /// Every profile botocore knows: the config file's, then sections of the credentials
+    /// file that are not already profiles.
+    names: Vec<String>,
 }
 
-impl Reader<'_> {
-    /// Profile names of the config file, in order: `[default]`, `[profile X]`.
-    fn config_profiles(&self) -> Vec<String> {
-        let mut seen = BTreeSet::new();
-        let mut names = Vec::new();
-        for section in self.config.section_names() {
-            let name = if section == "default" {
-                Some("default")
-            } else {
-                section.strip_prefix("profile").filter(|r| r.starts_with([' ', '\t'])).map(str::trim)
-            };
-            if let Some(n) = name.filter(|n| !n.is_empty()) {
-                if seen.insert(n.to_owned()) {
-                    names.push(n.to_owned());
-                }
-            }
-        }
-        names
+impl<'a> Reader<'a> {
+    fn new(config: &'a Document, credentials: &'a Document, suffix: &'a str) -> Reader<'a> {
+        let profiles = config_profiles(config);
+        let mut names: Vec<String> = profiles.iter().map(|(n, _)| n.clone()).collect();
+        let sections: HashMap<String, &str> = profiles.into_iter().collect();
+        names.extend(credentials.section_names().filter(|s| !sections.contains_key(*s)).map(str::to_owned));
+        Reader { config, credentials, suffix, sections, names }
     }
 
-    fn conf(&self, profile: &str, key: &str) -> Option<&str> {
-        config_value(self.config, profile, key)
+    fn conf(&self, profile: &str, key: &str) -> Option<Cow<'a, str>> {
+        let from_config = || self.sections.get(profile).and_then(|section| self.config.get(section, key));
+        self.credentials.get(profile, key).or_else(from_config).filter(|v| !v.is_empty())
     }
 
-    fn cred(&self, section: &str, key: &str) -> Option<&str> {
+    fn cred(&self, section: &str, key: &str) -> Option<Cow<'a, str>> {
         self.credentials.get(section, key).filter(|v| !v.is_empty())
     }
 
@@ -185,21 +277,22 @@ impl Reader<'_> {
             .conf(name, "mfa_serial")
             .or_else(|| self.cred(&long_term_section, "aws_mfa_device"))
             .ok_or_else(|| format!("no MFA device: add mfa_serial = arn:aws:iam::ACCOUNT:mfa/USER to [profile {name}] in the config file"))?;
-        let mfa_serial = serial.parse().map_err(|e| format!("mfa_serial: {e}"))?;
+        let mfa_serial = serial.parse().map_err(|e| format!("mfa_serial: {e}{}", comment_hint(&serial)))?;
         Ok(SessionProfile {
             name: name.to_owned(),
             mfa_serial,
             long_term_section,
-            region: self.conf(name, "region").map(str::to_owned),
-            endpoint_url: self.conf(name, "endpoint_url").map(str::to_owned),
+            region: self.conf(name, "region").map(Cow::into_owned),
+            endpoint_url: self.conf(name, "endpoint_url").map(Cow::into_owned),
             duration: self.duration(name, SESSION_DURATION, "GetSessionToken")?,
         })
     }
 
     fn role(&self, name: &str, known: &Profiles) -> Result<RoleProfile, String> {
-        let role_arn: RoleArn = self.conf(name, "role_arn").unwrap_or_default().parse().map_err(|e| format!("role_arn: {e}"))?;
+        let raw_arn = self.conf(name, "role_arn").unwrap_or_default();
+        let role_arn: RoleArn = raw_arn.parse().map_err(|e| format!("role_arn: {e}{}", comment_hint(&raw_arn)))?;
         let source = match self.conf(name, "source_profile") {
-            Some(s) => s.to_owned(),
+            Some(s) => s.into_owned(),
             None if self.conf(name, "credential_source").is_some() => {
                 return Err("credential_source is not supported; set source_profile to your MFA session profile".into())
             }
@@ -209,10 +302,10 @@ impl Reader<'_> {
             return Err(self.explain_bad_source(name, &source, known));
         };
         let mfa_serial = match self.conf(name, "mfa_serial") {
-            Some(s) => s.parse().map_err(|e| format!("mfa_serial: {e}"))?,
+            Some(s) => s.parse().map_err(|e| format!("mfa_serial: {e}{}", comment_hint(&s)))?,
             None => session.mfa_serial.clone(),
         };
-        let role_session_name = self.conf(name, "role_session_name").map(str::to_owned);
+        let role_session_name = self.conf(name, "role_session_name").map(Cow::into_owned);
         if let Some(n) = &role_session_name {
             let ok = (2..=64).contains(&n.len()) && n.chars().all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c));
             if !ok {
@@ -224,11 +317,11 @@ impl Reader<'_> {
             role_arn,
             source,
             mfa_serial,
-            external_id: self.conf(name, "external_id").map(str::to_owned),
+            external_id: self.conf(name, "external_id").map(Cow::into_owned),
             role_session_name,
             duration: self.duration(name, ROLE_DURATION, "AssumeRole")?,
-            region: self.conf(name, "region").map(str::to_owned).or_else(|| session.region.clone()),
-            endpoint_url: self.conf(name, "endpoint_url").map(str::to_owned).or_else(|| session.endpoint_url.clone()),
+            region: self.conf(name, "region").map(Cow::into_owned).or_else(|| session.region.clone()),
+            endpoint_url: self.conf(name, "endpoint_url").map(Cow::into_owned).or_else(|| session.endpoint_url.clone()),
         })
     }
 
@@ -240,18 +333,18 @@ impl Reader<'_> {
             let mut cur = source.to_owned();
             while let Some(next) = self.conf(&cur, "source_profile").filter(|_| self.conf(&cur, "role_arn").is_some()) {
                 chain.push(cur.clone());
-                if chain.iter().any(|c| c == next) {
-                    chain.push(next.to_owned());
+                if chain.iter().any(|c| *c == next) {
+                    chain.push(next.into_owned());
                     return format!("source_profile loop: {}; point source_profile at an MFA session profile", chain.join(" -> "));
                 }
-                cur = next.to_owned();
+                cur = next.into_owned();
             }
             return format!("source_profile {source} is itself a role; role chaining is not supported, so point source_profile at the MFA session profile");
         }
         if known.problem(source).is_some() {
             return format!("its source_profile {source} is misconfigured (see {source})");
         }
-        let exists = self.config_profiles().iter().any(|p| p == source) || self.credentials.has_section(source);
+        let exists = self.names.iter().any(|p| p == source);
         if !exists {
             return format!("source_profile {source} does not exist in the config or credentials file");
         }
@@ -266,8 +359,18 @@ impl Reader<'_> {
 
     fn duration(&self, name: &str, range: (u64, u64), call: &'static str) -> Result<Option<Duration>, String> {
         let Some(raw) = self.conf(name, "duration_seconds") else { return Ok(None) };
-        let secs: u64 = raw.parse().map_err(|_| format!("duration_seconds {raw:?} is not a whole number of seconds"))?;
+        let secs: u64 = raw.parse().map_err(|_| format!("duration_seconds {raw:?} is not a whole number of seconds{}", comment_hint(&raw)))?;
         check_duration(Duration::from_secs(secs), range, call).map(Some).map_err(|e| format!("duration_seconds: {e}"))
+    }
+}
+
+/// A hint for a value that holds what looks like a comment: the AWS tools read it as part
+/// of the value.
+fn comment_hint(value: &str) -> &'static str {
+    if value.contains(" #") || value.contains(" ;") || value.contains("\t#") {
+        " (the AWS tools have no comments after a value: put the comment on a line of its own)"
+    } else {
+        ""
     }
 }
 

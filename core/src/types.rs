@@ -5,6 +5,8 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
+use crate::secret::Secret;
+
 /// Why a value was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ValueError {
@@ -34,14 +36,14 @@ pub enum ValueError {
     DurationText(String),
 }
 
-/// A six-digit TOTP code. Its Debug form hides the digits.
+/// A six-digit TOTP code: a secret until it is used. Its Debug form hides the digits.
 #[derive(Clone, PartialEq, Eq)]
-pub struct MfaCode(String);
+pub struct MfaCode(Secret);
 
 impl MfaCode {
     /// The six digits.
     pub fn as_str(&self) -> &str {
-        &self.0
+        self.0.expose()
     }
 }
 
@@ -49,8 +51,8 @@ impl FromStr for MfaCode {
     type Err = ValueError;
     /// Accepts `123456` and pasted forms like `123 456`.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let digits: String = s.chars().filter(|c| !c.is_whitespace()).collect();
-        if digits.len() == 6 && digits.bytes().all(|b| b.is_ascii_digit()) {
+        let digits = Secret::new(s.chars().filter(|c| !c.is_whitespace()).collect::<String>());
+        if digits.expose().len() == 6 && digits.expose().bytes().all(|b| b.is_ascii_digit()) {
             Ok(MfaCode(digits))
         } else {
             Err(ValueError::Code)

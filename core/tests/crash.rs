@@ -41,6 +41,18 @@ fn killed_writers_leave_the_old_file_or_a_whole_new_one() {
     std::fs::write(&path, &base).unwrap();
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
     let writer = writer();
+    // Kill instants spread over three times what a writer takes to land its first
+    // write, however fast this build and this disk are.
+    let t = Instant::now();
+    let mut child = Command::new(&writer).arg(&path).arg("probe").spawn().unwrap();
+    while std::fs::read_to_string(&path).unwrap() == base {
+        assert!(t.elapsed() < Duration::from_secs(20), "the writer never wrote");
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    let window = (t.elapsed() * 3).max(Duration::from_millis(40)).as_micros() as u64;
+    child.kill().unwrap();
+    child.wait().unwrap();
+    std::fs::write(&path, &base).unwrap();
     let (mut old_seen, mut new_seen, mut mid_write) = (0, 0, 0);
     let mut seed = 0x2545F4914F6CDD1Du64;
     let start = Instant::now();
@@ -48,11 +60,11 @@ fn killed_writers_leave_the_old_file_or_a_whole_new_one() {
         let before = std::fs::read_to_string(&path).unwrap();
         let tag = format!("r{round}");
         let mut child = Command::new(&writer).arg(&path).arg(&tag).spawn().unwrap();
-        // xorshift: a spread of kill instants, 0 to 40 ms into the writer's life.
+        // xorshift: a spread of kill instants over the window.
         seed ^= seed << 13;
         seed ^= seed >> 7;
         seed ^= seed << 17;
-        std::thread::sleep(Duration::from_micros(seed % 40_000));
+        std::thread::sleep(Duration::from_micros(seed % window));
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
@@ -69,7 +81,7 @@ fn killed_writers_leave_the_old_file_or_a_whole_new_one() {
     }
     // Kills landed before any write of their round, after one, and in the middle of one.
     assert!(old_seen > 0 && new_seen > 0 && mid_write > 0, "old {old_seen}, new {new_seen}, mid-write {mid_write}");
-    eprintln!("300 kills in {:?}: {old_seen} left the old file, {new_seen} a new one; {mid_write} landed mid-write", start.elapsed());
+    eprintln!("300 kills in {:?} (over {} ms each): {old_seen} left the old file, {new_seen} a new one; {mid_write} landed mid-write", start.elapsed(), window / 1000);
 
     // Temporary files of killed writers are swept by the next write; nothing is left.
     mfa_tray_core::file::update(&path, Duration::from_secs(5), |doc| {
@@ -78,5 +90,5 @@ fn killed_writers_leave_the_old_file_or_a_whole_new_one() {
     .unwrap();
     let mut names: Vec<String> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
     names.sort();
-    assert_eq!(names, [".credentials.mfa-tray.lock", "credentials"]);
+    assert_eq!(names, [".credentials.mfa-tray-previous", ".credentials.mfa-tray.lock", "credentials"]);
 }

@@ -5,19 +5,20 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use mfa_tray_core::ini::Document;
+use mfa_tray_core::ini::{py_space, Document};
 
 /// The text without the lines of section `name` (header to next header), by a simple
-/// reading of headers independent of the parser: a line whose trimmed text is
-/// `[ name ]`, optionally followed by a comment.
+/// reading of headers independent of the parser: a line whose trimmed text starts with
+/// `[` names the section up to its last `]` (botocore's rule).
 fn without_section(text: &str, name: &str) -> String {
     let mut out = String::new();
     let mut inside = false;
-    for line in text.split_inclusive('\n') {
-        let t = line.trim();
+    for line in text.split_inclusive(['\n', '\r']) {
+        let t = line.trim_matches(py_space);
         if let Some(inner) = t.strip_prefix('[') {
-            let header = inner.split(']').next().unwrap_or("").trim();
-            inside = header == name;
+            if let Some(close) = inner.rfind(']').filter(|&c| c > 0) {
+                inside = &inner[..close] == name;
+            }
         }
         if !inside {
             out.push_str(line);
@@ -34,7 +35,7 @@ fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(file).into_owned();
     // Indented lines can be continuations, which the simple reading above cannot tell
     // from headers; leave those files to the round-trip target.
-    if text.lines().any(|l| l.starts_with([' ', '\t']) && l.contains('[')) {
+    if text.split(['\n', '\r']).any(|l| l.starts_with(py_space) && l.contains('[')) {
         return;
     }
     if doc.set(name, &[(key, value)]).is_err() {
@@ -43,9 +44,8 @@ fuzz_target!(|data: &[u8]| {
     }
     let after = doc.to_bytes();
     let reparsed = Document::parse(&after).expect("an edited document parses");
-    assert_eq!(reparsed.get(name, key), Some(value), "the value reads back");
+    assert_eq!(reparsed.get(name, key).as_deref(), Some(value), "the value reads back");
     let after = String::from_utf8(after).expect("utf-8");
-    let bom = |t: &str| t.strip_prefix('\u{feff}').map(str::to_owned).unwrap_or_else(|| t.to_owned());
-    let (a, b) = (without_section(&bom(&text), name), without_section(&bom(&after), name));
+    let (a, b) = (without_section(&text, name), without_section(&after, name));
     assert_eq!(a, b, "bytes outside [{name}] changed");
 });

@@ -26,6 +26,11 @@ applies to the next N matching requests (all of them if "times" is absent), wher
   "skew"     answer 403 RequestTimeTooSkewed with a Date header "seconds" ahead
   "expired"  answer 400 ExpiredToken
   "inject"   forward, then put a line break and a [section] into the AccessKeyId
+  "malformed"  answer 200 with XML cut off after credentials that carry LEAK markers
+  "bad_expiration"  answer 200 with complete credentials (LEAK markers) whose
+             Expiration is not a date
+  "echo"     answer 400 with an error message that echoes the request: its body (the
+             MFA code among it) and its X-Amz-Security-Token header
 
 Usage: mfa_proxy.py --upstream http://127.0.0.1:PORT --device SERIAL=BASE32SECRET
          [--role-max ROLE_ARN=SECONDS] [--log FILE]
@@ -198,6 +203,7 @@ class Handler(BaseHTTPRequestHandler):
         entry = {"action": action, "role_arn": params.get("RoleArn"), "serial": "SerialNumber" in params,
                  "code": "TokenCode" in params, "duration": params.get("DurationSeconds"),
                  "session_signed": "X-Amz-Security-Token" in self.headers}
+        self.body_seen = body
         fault = self.state.take_fault(action) if action else None
         if fault:
             entry["fault"] = fault["kind"]
@@ -232,6 +238,10 @@ class Handler(BaseHTTPRequestHandler):
         if kind == "inject":
             return False
         entry["result"] = kind
+        action = entry["action"]
+        leaked = ("<AccessKeyId>ASIALEAKLEAKLEAK0001</AccessKeyId>"
+                  "<SecretAccessKey>LEAKSECRETdo/not/print/me+0001</SecretAccessKey>"
+                  "<SessionToken>LEAKTOKENdo/not/print/me+0001</SessionToken>")
         self.state.log(entry)
         if kind == "status":
             status, payload = error_xml("InternalFailure", "We encountered an internal error. Please try again.", fault.get("status", 500))
@@ -249,6 +259,20 @@ class Handler(BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(payload)
             return True
+        elif kind == "malformed":
+            status = 200
+            payload = (f'<{action}Response xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><{action}Result>'
+                       f'<Credentials>{leaked}<Expira').encode()
+        elif kind == "bad_expiration":
+            status = 200
+            payload = (f'<{action}Response xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><{action}Result>'
+                       f'<Credentials>{leaked}<Expiration>LEAK-not-a-date</Expiration></Credentials>'
+                       f'</{action}Result><ResponseMetadata><RequestId>1</RequestId></ResponseMetadata>'
+                       f'</{action}Response>').encode()
+        elif kind == "echo":
+            echoed = self.body_seen.decode(errors="replace") + " token=" + self.headers.get("X-Amz-Security-Token", "")
+            echoed = echoed.replace("&", "&amp;").replace("<", "&lt;")
+            status, payload = error_xml("ValidationError", "Bad request: " + echoed, 400)
         elif kind == "drop":
             self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nContent-Length: 900\r\n\r\n<GetSessionTokenResponse><GetSess")
             self.wfile.flush()

@@ -1,4 +1,5 @@
 use super::*;
+use std::io::Write as _;
 use std::os::unix::fs::PermissionsExt;
 
 fn set(doc: &mut Document) -> Result<(), FileError> {
@@ -31,7 +32,10 @@ fn tightens_a_loose_file_and_leaves_no_temporary_files() {
     let names: Vec<String> = fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
     let mut names = names;
     names.sort();
-    assert_eq!(names, [".credentials.mfa-tray.lock", "credentials"]);
+    // Beside it: the lock, and the version the write displaced (0600 too).
+    assert_eq!(names, [".credentials.mfa-tray-previous", ".credentials.mfa-tray.lock", "credentials"]);
+    assert_eq!(fs::read_to_string(dir.path().join(".credentials.mfa-tray-previous")).unwrap(), "# mine\n");
+    assert_eq!(mode(&dir.path().join(".credentials.mfa-tray-previous")), 0o600);
 }
 
 #[test]
@@ -82,7 +86,8 @@ fn a_held_lock_times_out_with_a_clear_error() {
     other.lock().unwrap();
     let err = update(&path, Duration::from_millis(200), set).unwrap_err();
     assert!(matches!(err, FileError::Locked { .. }), "{err}");
-    assert!(err.to_string().contains("being written by another process"));
+    assert!(err.to_string().contains("being written by another mfa-tray"));
+    assert!(!err.to_string().contains("remove the lock"), "never advise removing a lock: {err}");
     assert_eq!(fs::read(&path).unwrap(), b"[a]\n");
     other.unlock().unwrap();
     update(&path, Duration::from_millis(200), set).unwrap();
@@ -109,4 +114,102 @@ fn an_edit_error_writes_nothing() {
 fn missing_file_reads_as_none() {
     let dir = tempfile::tempdir().unwrap();
     assert!(read_document(&dir.path().join("nope")).unwrap().is_none());
+}
+
+#[test]
+fn each_write_keeps_the_version_it_replaced() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("credentials");
+    let previous = backup_path(&path);
+    assert_eq!(previous, dir.path().join(".credentials.mfa-tray-previous"));
+    update(&path, Duration::from_secs(1), set).unwrap();
+    assert!(!previous.exists(), "a new file displaces nothing");
+    fs::write(&path, "[corp]\nk = v\n# the user's note\n").unwrap();
+    update(&path, Duration::from_secs(1), |doc| doc.set("corp", &[("k", "w")]).map_err(|source| FileError::Edit { path: PathBuf::new(), source })).unwrap();
+    assert_eq!(fs::read_to_string(&path).unwrap(), "[corp]\nk = w\n# the user's note\n");
+    assert_eq!(fs::read_to_string(&previous).unwrap(), "[corp]\nk = v\n# the user's note\n");
+}
+
+/// Rewrites the file in place, as the AWS CLI and editors do: truncate, then write.
+fn rewrite_in_place(path: &Path, text: &str) {
+    let mut f = OpenOptions::new().write(true).truncate(true).open(path).unwrap();
+    f.write_all(text.as_bytes()).unwrap();
+}
+
+#[test]
+fn a_file_rewritten_in_place_during_a_write_is_read_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("credentials");
+    fs::write(&path, "[user]\nk = 1\n").unwrap();
+    let mut runs = 0;
+    update(&path, Duration::from_secs(1), |doc| {
+        runs += 1;
+        if runs == 1 {
+            // Another program writes between mfa-tray's read and its rename.
+            rewrite_in_place(&path, "[user]\nk = 2\n[added]\nby = them\n");
+        }
+        set(doc)
+    })
+    .unwrap();
+    assert_eq!(runs, 2, "the edit ran again on the new contents");
+    assert_eq!(fs::read_to_string(&path).unwrap(), "[user]\nk = 2\n[added]\nby = them\n\n[corp]\nk = v\n");
+}
+
+#[test]
+fn a_write_into_the_displaced_file_is_not_lost() {
+    // An in-place writer that opened the file before mfa-tray's rename writes into the
+    // version mfa-tray displaced: mfa-tray notices, puts theirs back and writes again.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("credentials");
+    fs::write(&path, "[user]\nk = 1\n").unwrap();
+    let mut held = OpenOptions::new().write(true).open(&path).unwrap();
+    let previous = backup_path(&path);
+    let writer = std::thread::spawn(move || {
+        let start = Instant::now();
+        while !previous.exists() && start.elapsed() < Duration::from_secs(10) {
+            std::hint::spin_loop();
+        }
+        held.set_len(0).unwrap();
+        held.write_all(b"[user]\nk = late\n").unwrap();
+    });
+    let mut runs = 0;
+    update(&path, Duration::from_secs(1), |doc| {
+        runs += 1;
+        set(doc)
+    })
+    .unwrap();
+    writer.join().unwrap();
+    assert_eq!(fs::read_to_string(&path).unwrap(), "[user]\nk = late\n\n[corp]\nk = v\n");
+    assert_eq!(runs, 2);
+}
+
+#[test]
+fn an_emptied_file_is_not_trusted_until_it_settles() {
+    // A writer truncated the file and writes the rest a moment later: mfa-tray must not
+    // write a file holding only its own section.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("credentials");
+    fs::write(&path, "[user]\nk = 1\n").unwrap();
+    update(&path, Duration::from_secs(1), set).unwrap();
+    rewrite_in_place(&path, "");
+    let later = path.clone();
+    let writer = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(60));
+        rewrite_in_place(&later, "[user]\nk = 1\n\n[corp]\nk = v\n[more]\nx = 1\n");
+    });
+    update(&path, Duration::from_secs(1), |doc| doc.set("corp", &[("k", "w")]).map_err(|source| FileError::Edit { path: PathBuf::new(), source })).unwrap();
+    writer.join().unwrap();
+    assert_eq!(fs::read_to_string(&path).unwrap(), "[user]\nk = 1\n\n[corp]\nk = w\n[more]\nx = 1\n");
+}
+
+#[test]
+fn a_directory_that_cannot_take_a_file_fails_the_preflight() {
+    let dir = tempfile::tempdir().unwrap();
+    // A path whose "directory" is a file: nothing can be created there, even by root.
+    let blocker = dir.path().join("aws");
+    fs::write(&blocker, "").unwrap();
+    let err = preflight(&blocker.join("credentials"), Duration::from_secs(1)).unwrap_err();
+    assert!(matches!(err, FileError::Write { .. }), "{err}");
+    assert!(preflight(&dir.path().join("new/.aws/credentials"), Duration::from_secs(1)).is_ok());
+    assert!(!dir.path().join("new").exists(), "the preflight creates nothing");
 }

@@ -22,7 +22,8 @@ const CONFIG: &str = "\
 [profile corp]
 mfa_serial = arn:aws:iam::111111111111:mfa/alice
 region = eu-west-1
-duration_seconds = 43200         # optional
+# optional
+duration_seconds = 43200
 
 [profile prod-admin]
 role_arn = arn:aws:iam::222222222222:role/Admin
@@ -75,6 +76,11 @@ mfa_serial = arn:aws:iam::111111111111:mfa/nokeys
 
 [profile plain-config]
 region = eu-central-1
+
+[profile commented]
+role_arn = arn:aws:iam::222222222222:role/C
+source_profile = corp
+duration_seconds = 3600  # one hour
 ";
 
 fn resolve() -> Profiles {
@@ -129,6 +135,8 @@ fn misconfigurations_are_per_profile() {
     assert!(problem(&p, "nokeys").contains("[nokeys-long-term] in the credentials file has no aws_secret_access_key"));
     assert!(p.session("nokeys").is_none());
     assert!(problem(&p, "nomfa").contains("add [nomfa-long-term]"));
+    // botocore reads `3600  # one hour` as the value; so does mfa-tray, and says why it fails.
+    assert!(problem(&p, "commented").contains("\"3600  # one hour\" is not a whole number of seconds (the AWS tools have no comments after a value"));
     // An empty mfa_serial is no serial; without long-term keys it is not a session profile.
     assert!(p.problem("noserial").is_none() && p.session("noserial").is_none());
     assert!(p.problem("plain-config").is_none() && p.problem("plain").is_none());
@@ -151,4 +159,48 @@ fn custom_suffix_and_missing_files() {
     assert_eq!(p.session("me").unwrap().mfa_serial.as_str(), "GAHT12345678");
     let empty = Profiles::resolve(&Document::default(), &Document::default(), "-long-term");
     assert_eq!(empty, Profiles::default());
+}
+
+#[test]
+fn profile_headers_split_like_a_shell_as_in_botocore() {
+    let config = Document::parse(
+        b"[profile \"corp\"]\nmfa_serial = arn:aws:iam::111111111111:mfa/alice\n\
+          [profile   prod-admin]\nrole_arn = arn:aws:iam::222222222222:role/Admin\nsource_profile = corp\n\
+          [profile 'two words']\nregion = x\n[profile a b]\nregion = y\n[profile \"open]\nregion = z\n\
+          [profilex other]\nregion = w\n[ profile spaced]\nregion = v\n",
+    )
+    .unwrap();
+    let creds = Document::parse(b"[corp-long-term]\naws_access_key_id = A\naws_secret_access_key = s\n").unwrap();
+    let names: Vec<String> = config_profiles(&config).into_iter().map(|(n, _)| n).collect();
+    // botocore does not check the first word, so `[profilex other]` is profile `other`.
+    assert_eq!(names, ["corp", "prod-admin", "two words", "other"]);
+    let p = Profiles::resolve(&config, &creds, "-long-term");
+    assert_eq!(p.session("corp").unwrap().mfa_serial.as_str(), "arn:aws:iam::111111111111:mfa/alice");
+    assert_eq!(p.role("prod-admin").unwrap().source, "corp");
+}
+
+#[test]
+fn the_later_of_two_sections_for_one_profile_wins_and_credentials_override() {
+    let config = Document::parse(b"[profile corp]\nregion = a\n[default]\nregion = d1\n[profile \"corp\"]\nmfa_serial = arn:aws:iam::111111111111:mfa/alice\n[profile default]\nregion = d2\n").unwrap();
+    let creds = Document::parse(b"[corp-long-term]\naws_access_key_id = A\naws_secret_access_key = s\n[corp]\nregion = from-creds\n").unwrap();
+    assert_eq!(profile_value(&config, &creds, "default", "region").as_deref(), Some("d2"));
+    // [profile corp] is replaced by [profile "corp"], which has no region of its own;
+    // botocore merges the credentials file's [corp] over it.
+    assert_eq!(profile_value(&config, &creds, "corp", "region").as_deref(), Some("from-creds"));
+    let p = Profiles::resolve(&config, &creds, "-long-term");
+    assert_eq!(p.session("corp").unwrap().region.as_deref(), Some("from-creds"));
+}
+
+#[test]
+fn shlex() {
+    let split = |s: &str| shlex_split(s);
+    assert_eq!(split("profile corp"), Some(vec!["profile".into(), "corp".into()]));
+    assert_eq!(split("  profile\t \"a b\"  "), Some(vec!["profile".into(), "a b".into()]));
+    assert_eq!(split("pro'file x'"), Some(vec!["profile x".into()]));
+    assert_eq!(split(r#"a "b\"c\d" e\ f"#), Some(vec!["a".into(), r#"b"c\d"#.into(), "e f".into()]));
+    assert_eq!(split("profile \"\""), Some(vec!["profile".into(), "".into()]));
+    assert_eq!(split("'it''s'"), Some(vec!["its".into()]));
+    assert_eq!(split("profile \"open"), None);
+    assert_eq!(split("trailing\\"), None);
+    assert_eq!(split(""), Some(vec![]));
 }

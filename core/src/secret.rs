@@ -1,0 +1,68 @@
+//! A secret string: a secret access key, a session token, an MFA code. It is wiped from
+//! memory when dropped, its Debug form shows nothing of it, and it has no Display, so
+//! it cannot end up in a message by accident; [`Secret::expose`] is the one way out.
+
+use std::fmt;
+
+use zeroize::Zeroizing;
+
+/// A string that must not leave the engine except into the files, the keychain or an
+/// authorised answer.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Secret(Zeroizing<String>);
+
+impl Secret {
+    /// Wraps a secret.
+    pub fn new(text: impl Into<String>) -> Secret {
+        Secret(Zeroizing::new(text.into()))
+    }
+
+    /// The secret itself, for the one place that needs it (a signer, a file writer).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether it is empty.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<secret>")
+    }
+}
+
+/// Removes known secrets from text that came from outside (an AWS error message may
+/// echo the request), replaces control characters (which could forge lines in a
+/// terminal or a notification) and caps its length.
+pub fn scrub(text: &str, secrets: &[&str]) -> String {
+    let mut out = text.to_owned();
+    for secret in secrets.iter().filter(|s| s.len() >= 4) {
+        out = out.replace(secret, "[redacted]");
+    }
+    let mut clean: String = out.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    const MAX: usize = 400;
+    if clean.len() > MAX {
+        let cut = (0..=MAX).rev().find(|&i| clean.is_char_boundary(i)).unwrap_or(0);
+        clean.truncate(cut);
+        clean.push('…');
+    }
+    clean.trim().to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_hides_and_scrub_removes() {
+        let s = Secret::new("wJalrXUtnFEMI/K7MDENG");
+        assert_eq!(format!("{s:?}"), "<secret>");
+        assert_eq!(s.expose(), "wJalrXUtnFEMI/K7MDENG");
+        let text = "bad request TokenCode=123456&x=wJalrXUtnFEMI/K7MDENG\n\x1b[2J[evil]";
+        assert_eq!(scrub(text, &["123456", "wJalrXUtnFEMI/K7MDENG"]), "bad request TokenCode=[redacted]&x=[redacted]  [2J[evil]");
+        assert!(scrub(&"x".repeat(1000), &[]).chars().count() <= 401);
+    }
+}
