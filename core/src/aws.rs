@@ -155,6 +155,16 @@ where
             }
         }
         SdkError::ResponseError(ctx) => {
+            // A connection that broke off mid-answer, or an answer that is all there but
+            // unreadable. Only the kind of failure is kept: its text may quote the body.
+            let mut source = std::error::Error::source(&err);
+            while let Some(e) = source {
+                let text = e.to_string().to_ascii_lowercase();
+                if ["connection", "end of file", "closed", "reset", "incomplete", "timed out"].iter().any(|w| text.contains(w)) {
+                    return AwsError::Network("the connection broke off in the middle of the answer".into());
+                }
+                source = e.source();
+            }
             AwsError::Malformed(format!("an answer with HTTP {} that could not be read", ctx.raw().status().as_u16()))
         }
         SdkError::TimeoutError(_) => AwsError::Network("no answer in time".into()),

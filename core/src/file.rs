@@ -6,8 +6,8 @@
 //! - the file is read under the lock and must not change while it is read; if anyone
 //!   but mfa-tray wrote it since mfa-tray's last write (the lock file records what that
 //!   was), a read of a file modified in the last moments, or one that looks cut short
-//!   (empty, shorter than before, no final line break, unreadable), is read again once
-//!   the file has been still for a while;
+//!   (empty, a fresh file ending mid-line, unreadable), is trusted only once the file
+//!   has been still for a while;
 //! - the new version goes to a temporary file in the same directory (0600, fsync);
 //! - just before the rename the file must still hold exactly what was read; on Linux
 //!   the rename is an exchange, which hands back the file it displaced, and that must be
@@ -40,11 +40,13 @@ pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
 
 /// How long a file someone else wrote must have been still before mfa-tray bases a write
 /// on it: an in-place writer truncates first and writes after.
-const SETTLE: Duration = Duration::from_millis(25);
+const SETTLE: Duration = Duration::from_millis(10);
 /// How long to wait before trusting a read that looks cut short.
 const SUSPICIOUS_SETTLE: Duration = Duration::from_millis(250);
-/// How many times a write starts over because the file changed under it.
-const MAX_ATTEMPTS: u32 = 60;
+/// How many times a write starts over because the file changed under it...
+const MAX_ATTEMPTS: u32 = 100;
+/// ... and for how long at most, so the lock is never held much longer.
+const MAX_BUSY: Duration = Duration::from_secs(3);
 
 /// Where the AWS config and credentials files are.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -164,14 +166,47 @@ pub enum FileError {
     },
 }
 
-/// Reads and parses a file; `None` if it does not exist.
+/// Reads and parses a file; `None` if it does not exist. A file another program is
+/// rewriting in place is read once it is still (see [`read_still`]).
 pub fn read_document(path: &Path) -> Result<Option<Document>, FileError> {
-    let bytes = match read_capped(path) {
-        Ok((b, _)) => b,
-        Err(FileError::Read { source, .. }) if source.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e),
-    };
-    Document::parse(&bytes).map(Some).map_err(|source| FileError::Malformed { path: path.to_owned(), source })
+    for _ in 0..MAX_ATTEMPTS {
+        let Some((bytes, version)) = read_still(path, |bytes, version| bytes.is_empty() || ends_mid_line(bytes, version))? else {
+            return Ok(None);
+        };
+        match Document::parse(&bytes) {
+            Ok(doc) => return Ok(Some(doc)),
+            // A write cut short parses badly: believe it only once the file is still.
+            Err(source) if settled(path, Some(version), SUSPICIOUS_SETTLE) => return Err(FileError::Malformed { path: path.to_owned(), source }),
+            Err(_) => continue,
+        }
+    }
+    Err(FileError::Busy { path: path.to_owned() })
+}
+
+/// A file modified a moment ago that ends in the middle of a line: likely a write in
+/// progress (a file that has always lacked its final line break is not new).
+fn ends_mid_line(bytes: &[u8], version: Version) -> bool {
+    !bytes.is_empty() && !bytes.ends_with(b"\n") && !bytes.ends_with(b"\r") && version.age() < Duration::from_secs(1)
+}
+
+/// Reads a file whose version stays the same while it is read, and (as an in-place
+/// writer truncates first and writes after) for a while after it was last modified:
+/// [`SETTLE`], or [`SUSPICIOUS_SETTLE`] when `cut_short` says the read looks like the
+/// start of a write. `None`: there is no file.
+fn read_still(path: &Path, cut_short: impl Fn(&[u8], Version) -> bool) -> Result<Option<(Zeroizing<Vec<u8>>, Version)>, FileError> {
+    for _ in 0..MAX_ATTEMPTS {
+        let (bytes, version) = match read_capped(path) {
+            Ok(read) => read,
+            Err(FileError::Read { source, .. }) if source.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(FileError::Read { source, .. }) if source.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        let wait = if cut_short(&bytes, version) { SUSPICIOUS_SETTLE } else { SETTLE.saturating_sub(version.age()) };
+        if settled(path, Some(version), wait) {
+            return Ok(Some((bytes, version)));
+        }
+    }
+    Err(FileError::Busy { path: path.to_owned() })
 }
 
 /// The file's bytes and its version, which must not change while it is read.
@@ -215,6 +250,8 @@ impl Version {
 
     /// Whether two versions are the same inode with the same contents' size and
     /// modification time (renaming a file changes its ctime, not its contents).
+    /// Writes of the same size within one clock tick cannot be told apart; the checks
+    /// that compare contents cover those.
     fn same_contents(&self, other: &Version) -> bool {
         (self.dev, self.ino, self.size, self.mtime) == (other.dev, other.ino, other.size, other.mtime)
     }
@@ -265,10 +302,12 @@ fn read_current(real: &Path, last_written: Option<Version>) -> Result<Option<Cur
         Err(FileError::Read { source, .. }) if source.kind() == io::ErrorKind::Interrupted => return Ok(None),
         Err(e) => return Err(e),
     };
-    let foreign = last_written != Some(version);
+    // Exactly what mfa-tray last wrote: no one else has written since.
+    let foreign = !last_written.is_some_and(|l| l.same_contents(&version));
     if foreign {
-        // An in-place writer truncates, then writes: make sure it is done.
-        let cut_short = bytes.is_empty() || last_written.is_some_and(|l| version.size < l.size) || !bytes.ends_with(b"\n") && !bytes.ends_with(b"\r");
+        // (Shorter than mfa-tray's last write is no sign: the other writer may have
+        // written a version without mfa-tray's last section, and may keep doing so.)
+        let cut_short = bytes.is_empty() || ends_mid_line(&bytes, version);
         let wait = if cut_short { SUSPICIOUS_SETTLE } else { SETTLE.saturating_sub(version.age()) };
         if !settled(real, Some(version), wait) {
             return Ok(None);
@@ -277,13 +316,20 @@ fn read_current(real: &Path, last_written: Option<Version>) -> Result<Option<Cur
     Ok(Some(Current { bytes: Some(bytes), version: Some(version), foreign }))
 }
 
-/// Waits `wait`, then tells whether the file is still at `version`.
+/// Waits `wait`, then tells whether the file is still at `version` (looking every few
+/// milliseconds, so a change ends the wait at once).
 fn settled(real: &Path, version: Option<Version>, wait: Duration) -> bool {
-    if wait.is_zero() {
-        return true;
+    let start = Instant::now();
+    loop {
+        if version_at(real) != version {
+            return false;
+        }
+        let left = wait.saturating_sub(start.elapsed());
+        if left.is_zero() {
+            return true;
+        }
+        thread::sleep(left.min(Duration::from_millis(2)));
     }
-    thread::sleep(wait);
-    version_at(real) == version
 }
 
 /// Whether the file at `real` is still exactly `current`.
@@ -309,8 +355,12 @@ pub fn update<R>(path: &Path, lock_timeout: Duration, mut edit: impl FnMut(&mut 
     remove_stale_temporaries(&real, &dir);
     let previous = backup_path(&real);
     let mut pause = Pause(0x9E37_79B9_7F4A_7C15 ^ u64::from(std::process::id()));
+    let start = Instant::now();
     for attempt in 0..MAX_ATTEMPTS {
         if attempt > 0 {
+            if start.elapsed() > MAX_BUSY {
+                break;
+            }
             pause.sleep(attempt);
         }
         let Some(current) = read_current(&real, lock.last_written())? else { continue };
@@ -334,6 +384,9 @@ pub fn update<R>(path: &Path, lock_timeout: Duration, mut edit: impl FnMut(&mut 
             return Ok(result);
         }
         let tmp = write_temp(&real, &dir, &after, owner).map_err(|source| FileError::Write { path: real.clone(), source })?;
+        // What this write puts in place, as the next writer will find it unless someone
+        // else writes meanwhile (taken now: after the rename it could be anyone's).
+        let ours = tmp.as_file().metadata().map(|m| Version::of(&m)).ok();
         if !still(&real, &current) {
             continue;
         }
@@ -346,7 +399,7 @@ pub fn update<R>(path: &Path, lock_timeout: Duration, mut edit: impl FnMut(&mut 
             // An in-place writer wrote into the version just displaced: theirs is newer.
             continue;
         }
-        lock.record(version_at(&real));
+        lock.record(ours);
         return Ok(result);
     }
     Err(FileError::Busy { path: real })
@@ -522,7 +575,9 @@ impl Lock {
         loop {
             match file.try_lock() {
                 Ok(()) => return Ok(Lock(file)),
-                Err(fs::TryLockError::WouldBlock) if start.elapsed() < timeout => thread::sleep(Duration::from_millis(20)),
+                // Short naps: a writer that waits must not lose every race to one that
+                // writes again and again (a refresh of many sections).
+                Err(fs::TryLockError::WouldBlock) if start.elapsed() < timeout => thread::sleep(Duration::from_millis(2)),
                 Err(fs::TryLockError::WouldBlock) => {
                     return Err(FileError::Locked { path: real.to_owned(), lock: lock_path, waited: start.elapsed() })
                 }
