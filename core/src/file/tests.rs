@@ -213,3 +213,23 @@ fn a_directory_that_cannot_take_a_file_fails_the_preflight() {
     assert!(preflight(&dir.path().join("new/.aws/credentials"), Duration::from_secs(1)).is_ok());
     assert!(!dir.path().join("new").exists(), "the preflight creates nothing");
 }
+
+#[test]
+fn new_directories_and_files_belong_to_the_owner_of_the_directory_they_are_made_in() {
+    use std::os::unix::fs::MetadataExt;
+    // As root (sudo with a user's HOME) they are handed to that user; as anyone else
+    // they are simply one's own.
+    let home = tempfile::tempdir().unwrap();
+    let euid = fs::metadata("/proc/self").unwrap().uid();
+    let user = if euid == 0 { 65534 } else { euid };
+    if euid == 0 {
+        std::os::unix::fs::chown(home.path(), Some(user), Some(user)).unwrap();
+    }
+    let path = home.path().join("new/.aws/credentials");
+    update(&path, Duration::from_secs(1), set).unwrap();
+    for p in [home.path().join("new"), home.path().join("new/.aws"), path.clone(), home.path().join("new/.aws/.credentials.mfa-tray.lock")] {
+        assert_eq!(fs::metadata(&p).unwrap().uid(), user, "{}", p.display());
+    }
+    assert_eq!(mode(&home.path().join("new/.aws")), 0o700);
+    assert_eq!(mode(&path), 0o600);
+}
