@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use crate::env::Environment;
 use crate::ini::check_section_name;
-use crate::types::{check_duration, ROLE_DURATION, SESSION_DURATION};
+use crate::types::{check_duration, ROLE_DURATION, SESSION_DURATION, SESSION_ROLE_CAP};
 
 /// Overrides the settings directory (tests, portable installs).
 pub const CONFIG_DIR_VAR: &str = "MFA_TRAY_CONFIG_DIR";
@@ -100,15 +100,18 @@ impl Settings {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Settings::default()),
             Err(e) => return Err(err(format!("cannot read it ({e})"))),
         };
-        let raw: RawSettings = toml::from_str(&text).map_err(|e| err(e.message().to_owned()))?;
-        Settings::from_raw(raw).map_err(err)
+        Settings::from_toml(&text).map_err(err)
+    }
+
+    /// Reads settings from the text of a settings file, checking them.
+    pub fn from_toml(text: &str) -> Result<Settings, String> {
+        let raw: RawSettings = toml::from_str(text).map_err(|e| e.message().to_owned())?;
+        Settings::from_raw(raw)
     }
 
     /// Checks settings built by a front end, as if they had been read from the file.
     pub fn validated(self) -> Result<Settings, String> {
-        let toml = self.to_toml();
-        let raw: RawSettings = toml::from_str(&toml).map_err(|e| e.message().to_owned())?;
-        Settings::from_raw(raw)
+        Settings::from_toml(&self.to_toml())
     }
 
     /// The settings as the TOML file holds them.
@@ -151,7 +154,6 @@ impl Settings {
     fn from_raw(raw: RawSettings) -> Result<Settings, String> {
         let d = Settings::default();
         let secs = Duration::from_secs;
-        let minutes = |m: u64| secs(m.saturating_mul(60));
         let target_profile = raw.target_profile.unwrap_or(d.target_profile);
         check_section_name(&target_profile).map_err(|e| format!("target_profile: {e}"))?;
         let long_term_suffix = raw.long_term_suffix.unwrap_or(d.long_term_suffix);
@@ -159,12 +161,6 @@ impl Settings {
             return Err("long_term_suffix must not be empty (the default is \"-long-term\")".into());
         }
         check_section_name(&format!("x{long_term_suffix}")).map_err(|e| format!("long_term_suffix: {e}"))?;
-        let mut notify_before: Vec<Duration> = match raw.notify_before_minutes {
-            Some(v) => v.into_iter().map(minutes).collect(),
-            None => d.notify_before,
-        };
-        notify_before.sort_unstable_by(|a, b| b.cmp(a));
-        notify_before.dedup();
         let session_duration = match raw.session_duration_seconds {
             Some(s) => check_duration(secs(s), SESSION_DURATION, "GetSessionToken")
                 .map_err(|e| format!("session_duration_seconds: {e}"))?,
@@ -175,6 +171,44 @@ impl Settings {
                 .map_err(|e| format!("role_duration_seconds: {e}"))?,
             None => d.role_duration,
         };
+        let mut notify_before: Vec<Duration> = match raw.notify_before_minutes {
+            Some(v) => v.into_iter().map(|m| secs(m.saturating_mul(60))).collect(),
+            None => d.notify_before,
+        };
+        notify_before.sort_unstable_by(|a, b| b.cmp(a));
+        notify_before.dedup();
+        if notify_before.len() > MAX_NOTICES {
+            return Err(format!("notify_before_minutes: at most {MAX_NOTICES} lead times (the expiry itself is always notified)"));
+        }
+        for lead in &notify_before {
+            if lead.is_zero() {
+                return Err("notify_before_minutes: 0 is not a lead time; the expiry itself is always notified".into());
+            }
+            if *lead >= session_duration {
+                return Err(format!(
+                    "notify_before_minutes: {} is not shorter than an MFA session ({} with session_duration_seconds = {})",
+                    minutes_text(*lead),
+                    minutes_text(session_duration),
+                    session_duration.as_secs()
+                ));
+            }
+        }
+        let refresh_before = raw.refresh_before_minutes.map_or(d.refresh_before, |m| secs(m.saturating_mul(60)));
+        // Role sessions assumed through the MFA session last at most an hour, and at
+        // most role_duration_seconds: a lead as long would re-assume at every tick.
+        let shortest_role = role_duration.min(SESSION_ROLE_CAP);
+        if refresh_before.is_zero() || refresh_before >= shortest_role {
+            return Err(format!(
+                "refresh_before_minutes: {} must be at least 1 minute and shorter than a role session ({}: role_duration_seconds = {}, and at most 1 hour through the MFA session)",
+                minutes_text(refresh_before),
+                minutes_text(shortest_role),
+                role_duration.as_secs()
+            ));
+        }
+        let lock_timeout = raw.lock_timeout_seconds.map_or(d.lock_timeout, secs);
+        if !(1..=MAX_LOCK_TIMEOUT_SECS).contains(&lock_timeout.as_secs()) {
+            return Err(format!("lock_timeout_seconds: {} is outside 1 to {MAX_LOCK_TIMEOUT_SECS}", lock_timeout.as_secs()));
+        }
         Ok(Settings {
             target_profile,
             long_term_suffix,
@@ -182,9 +216,23 @@ impl Settings {
             session_duration,
             role_duration,
             auto_refresh: raw.auto_refresh.unwrap_or(d.auto_refresh),
-            refresh_before: raw.refresh_before_minutes.map_or(d.refresh_before, minutes),
-            lock_timeout: raw.lock_timeout_seconds.map_or(d.lock_timeout, secs),
+            refresh_before,
+            lock_timeout,
         })
+    }
+}
+
+/// The most notification lead times before an MFA session ends.
+const MAX_NOTICES: usize = 5;
+/// The longest a writer waits for another mfa-tray's lock.
+const MAX_LOCK_TIMEOUT_SECS: u64 = 60;
+
+fn minutes_text(d: Duration) -> String {
+    let m = d.as_secs() / 60;
+    if m == 1 {
+        "1 minute".into()
+    } else {
+        format!("{m} minutes")
     }
 }
 
@@ -210,6 +258,29 @@ mod tests {
         assert!(parse("target_profile = \"a]\\n[b\"").unwrap_err().contains("target_profile"));
         assert!(parse("session_duration_seconds = 60").unwrap_err().contains("900"));
         assert!(parse("no_such_key = 1").unwrap_err().contains("no_such_key"));
+    }
+
+    #[test]
+    fn settings_are_checked_against_each_other() {
+        // A refresh lead as long as a role session would re-assume at every tick.
+        let e = parse("refresh_before_minutes = 60").unwrap_err();
+        assert!(e.contains("refresh_before_minutes: 60 minutes must be at least 1 minute and shorter than a role session (60 minutes"), "{e}");
+        let e = parse("role_duration_seconds = 900\nrefresh_before_minutes = 15").unwrap_err();
+        assert!(e.contains("shorter than a role session (15 minutes: role_duration_seconds = 900"), "{e}");
+        assert!(parse("role_duration_seconds = 900\nrefresh_before_minutes = 14").is_ok());
+        assert!(parse("refresh_before_minutes = 0").unwrap_err().contains("at least 1 minute"));
+        // Lead times shorter than the session they warn about; huge numbers are refused,
+        // not overflowed.
+        let e = parse("session_duration_seconds = 3600\nnotify_before_minutes = [60]").unwrap_err();
+        assert!(e.contains("notify_before_minutes: 60 minutes is not shorter than an MFA session (60 minutes with session_duration_seconds = 3600)"), "{e}");
+        assert!(parse("notify_before_minutes = [9223372036854775807]").unwrap_err().contains("not shorter than an MFA session"));
+        assert!(parse("refresh_before_minutes = 9223372036854775807").unwrap_err().contains("refresh_before_minutes"));
+        assert!(parse("notify_before_minutes = [0]").unwrap_err().contains("0 is not a lead time"));
+        assert!(parse("notify_before_minutes = [1, 2, 3, 4, 5, 6]").unwrap_err().contains("at most 5"));
+        assert!(parse("notify_before_minutes = []").is_ok(), "no notices before expiry is a choice");
+        assert!(parse("lock_timeout_seconds = 0").unwrap_err().contains("outside 1 to 60"));
+        assert!(parse("lock_timeout_seconds = 100000").unwrap_err().contains("outside 1 to 60"));
+        assert!(parse("target_profile = \"DEFAULT\"").unwrap_err().contains("target_profile"));
     }
 
     #[test]

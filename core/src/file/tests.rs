@@ -1,5 +1,4 @@
 use super::*;
-use std::io::Write as _;
 use std::os::unix::fs::PermissionsExt;
 
 fn set(doc: &mut Document) -> Result<(), FileError> {
