@@ -63,7 +63,8 @@ async fn tick<R: Runtime>(app: &AppHandle<R>) -> OffsetDateTime {
                 .into_iter()
                 .find(|m| m.section == section)
                 .map_or(now, |m| m.expires);
-            if let Some(alert) = lock(&state.scheduler).refresh_failed(&section, &role, expires, &error.message) {
+            let now = OffsetDateTime::now_utc();
+            if let Some(alert) = lock(&state.scheduler).refresh_failed(&section, &role, expires, &error.message, error.is_passing(), now) {
                 crate::notifier::alert(app, &alert);
             }
         }

@@ -38,6 +38,12 @@ impl Error {
         Error { kind, code, message: message.into() }
     }
 
+    /// Whether trying again later may well work: the network, AWS being busy, another
+    /// program busy with the file. (A refusal or a bad configuration stays as it is.)
+    pub fn is_passing(&self) -> bool {
+        self.kind == ErrorKind::Network || matches!(self.code, "file_locked" | "file_busy")
+    }
+
     /// Bad input from the user.
     pub fn bad_input(code: &'static str, message: impl Into<String>) -> Error {
         Error::new(ErrorKind::BadInput, code, message)
