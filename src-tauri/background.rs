@@ -2,10 +2,13 @@
 //! is due, raises notifications, re-assumes roles and updates the tray. Between ticks
 //! it looks at the wall clock every second (timers run on the monotonic clock, which
 //! stops during a suspend), so after a suspend or a clock change it catches up at once;
-//! and at the AWS files' modification times (one stat each), so a login in the window
-//! process or the CLI shows in the tray within a second.
+//! and at the modification times of the AWS files and the settings file (one stat
+//! each), so a login in the window process or the CLI shows in the tray within a
+//! second, and settings edited by hand take effect as soon.
 
+use mfa_tray_core::env::OsEnvironment;
 use mfa_tray_core::schedule::Observed;
+use mfa_tray_core::settings::Settings;
 use mfa_tray_core::RefreshItem;
 use tauri::{AppHandle, Manager, Runtime};
 use time::OffsetDateTime;
@@ -34,15 +37,19 @@ pub fn spawn<R: Runtime>(app: AppHandle<R>) {
     });
 }
 
-/// Modification times of the two AWS files.
-fn modified(state: &AppState) -> [Option<std::time::SystemTime>; 2] {
+/// Modification times of the two AWS files and the settings file.
+fn modified(state: &AppState) -> [Option<std::time::SystemTime>; 3] {
     let files = state.engine().files.clone();
-    [files.config, files.credentials].map(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok())
+    let settings = Settings::path(&OsEnvironment).unwrap_or_default();
+    [files.config, files.credentials, settings].map(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok())
 }
 
 /// One look at the clock and the files; returns when to look again.
 async fn tick<R: Runtime>(app: &AppHandle<R>) -> OffsetDateTime {
     let state = app.state::<AppState>();
+    if let Some(Err(e)) = state.reload_if_changed() {
+        crate::notifier::error(app, "mfa-tray settings not applied", &format!("{} The settings in force stay as they were.", e.message));
+    }
     let engine = state.engine();
     let now = OffsetDateTime::now_utc();
     let snap = match engine.snapshot() {

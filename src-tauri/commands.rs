@@ -5,6 +5,8 @@
 use std::time::Duration;
 
 use mfa_tray_core::aws::Bucket;
+use mfa_tray_core::channel::{self, Answer, Request};
+use mfa_tray_core::env::OsEnvironment;
 use mfa_tray_core::credentials::format_time;
 use mfa_tray_core::settings::Settings;
 use mfa_tray_core::status::Status;
@@ -154,9 +156,17 @@ pub fn get_settings(state: State<'_, AppState>) -> SettingsView {
     SettingsView::from(&state.engine().settings)
 }
 
-/// Checks and saves settings, then applies them.
+/// What saving settings did.
+#[derive(Debug, Serialize)]
+pub struct Saved {
+    settings: SettingsView,
+    message: String,
+}
+
+/// Checks the settings and hands them to the running tray, which owns the state: it
+/// saves and applies them at once. With no tray running, they are saved for the next.
 #[tauri::command]
-pub fn save_settings(state: State<'_, AppState>, settings: SettingsView) -> Result<SettingsView, UiError> {
+pub fn save_settings(state: State<'_, AppState>, settings: SettingsView) -> Result<Saved, UiError> {
     let current = state.engine().settings.clone();
     let minutes = |m: u64| Duration::from_secs(m.saturating_mul(60));
     let wanted = Settings {
@@ -170,9 +180,22 @@ pub fn save_settings(state: State<'_, AppState>, settings: SettingsView) -> Resu
         ..current
     };
     let checked = wanted.validated().map_err(|message| UiError { code: "bad_settings".into(), message })?;
-    checked.save(&mfa_tray_core::env::OsEnvironment).map_err(|e| UiError { code: "settings_write".into(), message: e.to_string() })?;
+    let request = Request::SaveSettings { toml: checked.to_toml() };
+    let message = match channel::socket_path(&OsEnvironment).map(|path| channel::request(&path, &request)) {
+        Some(Ok(Answer::Ok { message })) => message,
+        Some(Ok(Answer::Error { code, message })) => return Err(UiError { code, message }),
+        None => no_tray(&checked)?,
+        Some(Err(e)) if matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused) => no_tray(&checked)?,
+        Some(Err(e)) => return Err(UiError { code: "tray_unreachable".into(), message: format!("the tray did not answer ({e}); nothing was saved") }),
+    };
     state.reload()?;
-    Ok(SettingsView::from(&state.engine().settings))
+    Ok(Saved { settings: SettingsView::from(&state.engine().settings), message })
+}
+
+/// With no tray running, the window saves the settings itself for the next one.
+fn no_tray(settings: &Settings) -> Result<String, UiError> {
+    settings.save(&OsEnvironment).map_err(|e| UiError { code: "settings_write".into(), message: e.to_string() })?;
+    Ok("Saved. The tray is not running; it uses them when it starts.".to_owned())
 }
 
 /// Closes the window (and so ends the window process; the tray stays).

@@ -32,6 +32,7 @@ pub fn run_tray() -> ExitCode {
         .setup(|app| {
             app.manage(state::AppState::load().map_err(|e| e.message)?);
             tray::create(app.handle())?;
+            listen(app.handle());
             background::spawn(app.handle().clone());
             Ok(())
         })
@@ -50,6 +51,38 @@ pub fn run_tray() -> ExitCode {
         }
     });
     ExitCode::SUCCESS
+}
+
+/// Opens the tray's end of the local channel: the window hands settings to the tray
+/// there. Without it (another tray holds the socket, no runtime directory) the tray
+/// still notices saved settings by watching the file.
+fn listen<R: tauri::Runtime>(app: &tauri::AppHandle<R>) {
+    #[cfg(unix)]
+    {
+        use mfa_tray_core::channel::{self, Answer, Request, Server};
+        let Some(path) = channel::socket_path(&mfa_tray_core::env::OsEnvironment) else { return };
+        let handle = app.clone();
+        let answer = move |request: Request| match request {
+            Request::Ping => Answer::Ok { message: format!("mfa-tray {}", env!("CARGO_PKG_VERSION")) },
+            Request::SaveSettings { toml } => {
+                let state = handle.state::<state::AppState>();
+                match state.apply(&toml) {
+                    Ok(_) => {
+                        *state::lock(&state.menu_model) = None;
+                        tray::refresh(&handle);
+                        Answer::Ok { message: "Saved. The tray uses them now.".into() }
+                    }
+                    Err(e) => Answer::Error { code: e.code.into(), message: e.message },
+                }
+            }
+        };
+        match Server::start(&path, answer) {
+            Ok(server) => *state::lock(&app.state::<state::AppState>().channel) = Some(server),
+            Err(e) => eprintln!("mfa-tray: no local channel at {} ({e}); settings reach the tray through the file", path.display()),
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = app;
 }
 
 /// Runs the MFA window as its own process; it ends when the window closes.

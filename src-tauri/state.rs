@@ -1,11 +1,13 @@
 //! The tray app's shared state: the engine (replaced when settings change), the
-//! scheduler's memory, the wake-up signal for the background loop, and what the window
-//! should show when it opens.
+//! scheduler's memory, the wake-up signal for the background loop, what the window
+//! should show when it opens, and the tray's end of the local channel.
 
 use std::sync::{Arc, Mutex, RwLock};
+use std::time::SystemTime;
 
 use mfa_tray_core::env::{OsEnvironment, SystemClock};
 use mfa_tray_core::schedule::Scheduler;
+use mfa_tray_core::settings::Settings;
 use mfa_tray_core::{Engine, Error};
 
 /// State managed by Tauri for the app's lifetime.
@@ -21,6 +23,11 @@ pub struct AppState {
     pub menu_model: Mutex<Option<crate::tray::TrayModel>>,
     /// The window process, while one is open (tray process only).
     pub window: Mutex<Option<std::process::Child>>,
+    /// The settings file's modification time when it was last read (or refused).
+    settings_seen: Mutex<Option<SystemTime>>,
+    /// The tray's end of the local channel, while it listens (tray process only).
+    #[cfg(unix)]
+    pub channel: Mutex<Option<mfa_tray_core::channel::Server>>,
 }
 
 /// What the window should open with.
@@ -35,6 +42,7 @@ pub struct Pending {
 impl AppState {
     /// Loads settings and finds the AWS files.
     pub fn load() -> Result<AppState, Error> {
+        let seen = settings_modified();
         let engine = new_engine()?;
         let s = &engine.settings;
         let scheduler = Scheduler::new(&s.notify_before, s.refresh_before, s.auto_refresh);
@@ -45,6 +53,9 @@ impl AppState {
             pending: Mutex::new(None),
             menu_model: Mutex::new(None),
             window: Mutex::new(None),
+            settings_seen: Mutex::new(seen),
+            #[cfg(unix)]
+            channel: Mutex::new(None),
         })
     }
 
@@ -53,8 +64,10 @@ impl AppState {
         self.engine.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
-    /// Re-reads settings; the scheduler keeps what it already notified.
+    /// Re-reads the settings file; the scheduler keeps what it already notified. Bad
+    /// settings leave the ones in force as they are.
     pub fn reload(&self) -> Result<(), Error> {
+        *lock(&self.settings_seen) = settings_modified();
         let engine = new_engine()?;
         let s = &engine.settings;
         let fresh = Scheduler::new(&s.notify_before, s.refresh_before, s.auto_refresh);
@@ -63,10 +76,30 @@ impl AppState {
         self.wake.notify_one();
         Ok(())
     }
+
+    /// Reloads if the settings file changed since it was last read (a hand edit, or
+    /// another process); `None` if it did not change.
+    pub fn reload_if_changed(&self) -> Option<Result<(), Error>> {
+        let changed = settings_modified() != *lock(&self.settings_seen);
+        changed.then(|| self.reload())
+    }
+
+    /// Checks, saves and applies settings (the settings file's TOML): what the window
+    /// sends the tray.
+    pub fn apply(&self, toml: &str) -> Result<Settings, Error> {
+        let settings = Settings::from_toml(toml).map_err(|m| Error::bad_input("bad_settings", m))?;
+        settings.save(&OsEnvironment).map_err(|e| Error::bad_input("settings_write", e.to_string()))?;
+        self.reload()?;
+        Ok(settings)
+    }
 }
 
 fn new_engine() -> Result<Engine, Error> {
     Engine::new(Arc::new(OsEnvironment), Arc::new(SystemClock))
+}
+
+fn settings_modified() -> Option<SystemTime> {
+    Settings::path(&OsEnvironment).and_then(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok())
 }
 
 /// Locks a mutex, riding over poisoning (the data is plain and stays consistent).

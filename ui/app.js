@@ -222,7 +222,7 @@ async function saveSettings() {
     return;
   }
   try {
-    await invoke("save_settings", {
+    const saved = await invoke("save_settings", {
       settings: {
         target_profile: $("s-target").value,
         long_term_suffix: $("s-suffix").value,
@@ -233,6 +233,7 @@ async function saveSettings() {
         refresh_before_minutes: Number($("s-refresh").value),
       },
     });
+    $("settings-saved").textContent = saved.message;
     $("settings-saved").hidden = false;
   } catch (err) {
     message($("settings-error"), err);

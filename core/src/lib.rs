@@ -5,6 +5,7 @@
 //! [`status::Status`] reports the state; a shell (the CLI, the tray) shows it.
 
 pub mod aws;
+pub mod channel;
 pub mod credentials;
 pub mod engine;
 pub mod env;

@@ -48,6 +48,7 @@ source_profile = corp
 ";
 
 pub mod desktop;
+pub mod webdriver;
 
 pub struct Stack {
     moto: Child,
@@ -171,8 +172,14 @@ impl Stack {
                 cmd.env_remove(&k);
             }
         }
+        let run = self.path("run");
+        if !run.exists() {
+            std::fs::create_dir(&run).unwrap();
+            std::fs::set_permissions(&run, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+        }
         cmd.env("HOME", self.home.path())
             .env("MFA_TRAY_CONFIG_DIR", self.path("mfa-tray-config"))
+            .env("XDG_RUNTIME_DIR", run)
             .env("AWS_ENDPOINT_URL", &self.url)
             .stdin(Stdio::null());
     }

@@ -1,0 +1,245 @@
+//! The tray's local channel: how the window (and later the CLI) reaches the running tray,
+//! which owns the state. One Unix socket, `tray.sock`, in a directory only the user can
+//! open (0700, under `$XDG_RUNTIME_DIR/mfa-tray`, else the settings directory); the
+//! socket itself is 0600 and the tray answers only peers running as the same user.
+//! One request per connection, one JSON line each way; nothing secret crosses it.
+//!
+//! On platforms without Unix sockets (Windows, for now) there is no channel: the tray
+//! then notices settings by watching its settings file, as it does for hand edits.
+
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::env::Environment;
+use crate::settings::CONFIG_DIR_VAR;
+
+/// The version of the request and answer shapes.
+pub const VERSION: u32 = 1;
+/// The largest request or answer, in bytes.
+const MAX_MESSAGE: u64 = 64 * 1024;
+/// How long either side waits for the other.
+const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What a client asks the tray.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Request {
+    /// Is a tray there, and which version?
+    Ping,
+    /// Check, save and apply these settings (the settings file's TOML).
+    SaveSettings {
+        /// The settings as `settings.toml` holds them.
+        toml: String,
+    },
+}
+
+/// The tray's answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum Answer {
+    /// Done; `message` says what happened, for people.
+    Ok {
+        /// What happened.
+        message: String,
+    },
+    /// Refused; `code` is stable, `message` for people.
+    Error {
+        /// A stable identifier.
+        code: String,
+        /// What is wrong and what to do.
+        message: String,
+    },
+}
+
+#[derive(Serialize, Deserialize)]
+struct Envelope<T> {
+    v: u32,
+    #[serde(flatten)]
+    body: T,
+}
+
+/// Where the tray's socket is.
+pub fn socket_path(env: &dyn Environment) -> Option<PathBuf> {
+    let dir = env
+        .var_path("XDG_RUNTIME_DIR")
+        .map(|d| d.join("mfa-tray"))
+        .or_else(|| env.var_path(CONFIG_DIR_VAR))
+        .or_else(|| env.config_dir().map(|d| d.join("mfa-tray")))?;
+    Some(dir.join("tray.sock"))
+}
+
+/// Asks the running tray. `Err` with `NotFound` or `ConnectionRefused` when there is none.
+#[cfg(unix)]
+pub fn request(path: &Path, request: &Request) -> io::Result<Answer> {
+    let mut stream = std::os::unix::net::UnixStream::connect(path)?;
+    stream.set_read_timeout(Some(TIMEOUT))?;
+    stream.set_write_timeout(Some(TIMEOUT))?;
+    let mut line = serde_json::to_string(&Envelope { v: VERSION, body: request.clone() }).map_err(io::Error::other)?;
+    line.push('\n');
+    stream.write_all(line.as_bytes())?;
+    let mut answer = String::new();
+    BufReader::new(stream).take(MAX_MESSAGE).read_line(&mut answer)?;
+    let envelope: Envelope<Answer> = serde_json::from_str(&answer).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+    Ok(envelope.body)
+}
+
+/// No channel on this platform: as if no tray were running.
+#[cfg(not(unix))]
+pub fn request(_path: &Path, _request: &Request) -> io::Result<Answer> {
+    Err(io::Error::new(io::ErrorKind::NotFound, "no tray channel on this platform"))
+}
+
+/// The tray's end of the channel: listens until dropped.
+#[cfg(unix)]
+pub struct Server {
+    path: PathBuf,
+}
+
+#[cfg(unix)]
+impl Server {
+    /// Listens at `path`, answering each request with `handle` on a thread of its own.
+    /// Fails if another tray already answers there.
+    pub fn start(path: &Path, handle: impl Fn(Request) -> Answer + Send + Sync + 'static) -> io::Result<Server> {
+        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        use std::os::unix::net::UnixListener;
+        let dir = path.parent().ok_or_else(|| io::Error::other("no directory for the socket"))?;
+        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
+        // The directory must be ours and closed to others, whatever made it.
+        check_private_dir(dir)?;
+        if std::os::unix::net::UnixStream::connect(path).is_ok() {
+            return Err(io::Error::new(io::ErrorKind::AddrInUse, "another mfa-tray answers on this socket"));
+        }
+        match std::fs::remove_file(path) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+        let listener = UnixListener::bind(path)?;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+        let handle = std::sync::Arc::new(handle);
+        std::thread::Builder::new().name("mfa-tray-channel".into()).spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let handle = handle.clone();
+                let _ = std::thread::Builder::new().name("mfa-tray-request".into()).spawn(move || serve_one(stream, &*handle));
+            }
+        })?;
+        Ok(Server { path: path.to_owned() })
+    }
+}
+
+#[cfg(unix)]
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+#[cfg(unix)]
+fn check_private_dir(dir: &Path) -> io::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(dir)?;
+    // SAFETY: geteuid has no preconditions.
+    let me = unsafe { libc::geteuid() };
+    if meta.uid() != me || meta.mode() & 0o077 != 0 {
+        return Err(io::Error::new(io::ErrorKind::PermissionDenied, format!("{} must be yours and closed to others (chmod 700)", dir.display())));
+    }
+    Ok(())
+}
+
+/// The uid of the process at the other end of a Unix socket.
+#[cfg(unix)]
+fn peer_uid(stream: &std::os::unix::net::UnixStream) -> io::Result<u32> {
+    use std::os::fd::AsRawFd;
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        let mut cred = libc::ucred { pid: 0, uid: 0, gid: 0 };
+        let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
+        // SAFETY: `cred` and `len` are valid for writes of the sizes given.
+        let rc = unsafe { libc::getsockopt(stream.as_raw_fd(), libc::SOL_SOCKET, libc::SO_PEERCRED, (&mut cred as *mut libc::ucred).cast(), &mut len) };
+        if rc != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(cred.uid)
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    {
+        let (mut uid, mut gid) = (0, 0);
+        // SAFETY: both are valid for writes.
+        if unsafe { libc::getpeereid(stream.as_raw_fd(), &mut uid, &mut gid) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(uid)
+    }
+}
+
+#[cfg(unix)]
+fn serve_one(stream: std::os::unix::net::UnixStream, handle: &(dyn Fn(Request) -> Answer + Send + Sync)) {
+    // SAFETY: geteuid has no preconditions.
+    let me = unsafe { libc::geteuid() };
+    if !peer_uid(&stream).is_ok_and(|uid| uid == me) {
+        return;
+    }
+    let _ = stream.set_read_timeout(Some(TIMEOUT));
+    let _ = stream.set_write_timeout(Some(TIMEOUT));
+    let mut line = String::new();
+    let Ok(reader) = stream.try_clone() else { return };
+    if BufReader::new(reader).take(MAX_MESSAGE).read_line(&mut line).is_err() {
+        return;
+    }
+    let answer = match serde_json::from_str::<Envelope<Request>>(&line) {
+        Ok(Envelope { v: VERSION, body }) => handle(body),
+        Ok(Envelope { v, .. }) => Answer::Error { code: "version".into(), message: format!("this tray speaks version {VERSION} of its channel, not {v}; restart the tray") },
+        Err(_) => Answer::Error { code: "bad_request".into(), message: "not a request this tray understands".into() },
+    };
+    if let Ok(mut out) = serde_json::to_string(&Envelope { v: VERSION, body: answer }) {
+        out.push('\n');
+        let mut stream = stream;
+        let _ = stream.write_all(out.as_bytes());
+    }
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn a_request_reaches_the_server_and_only_the_user_can_open_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("run/mfa-tray/tray.sock");
+        let server = Server::start(&path, |req| match req {
+            Request::Ping => Answer::Ok { message: "pong".into() },
+            Request::SaveSettings { toml } => Answer::Error { code: "bad_settings".into(), message: toml },
+        })
+        .unwrap();
+        assert_eq!(request(&path, &Request::Ping).unwrap(), Answer::Ok { message: "pong".into() });
+        let answer = request(&path, &Request::SaveSettings { toml: "x = 1".into() }).unwrap();
+        assert_eq!(answer, Answer::Error { code: "bad_settings".into(), message: "x = 1".into() });
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(std::fs::metadata(path.parent().unwrap()).unwrap().permissions().mode() & 0o777, 0o700);
+        // A second tray cannot take the socket over.
+        let err = Server::start(&path, |_| Answer::Ok { message: String::new() }).err().unwrap();
+        assert_eq!(err.kind(), io::ErrorKind::AddrInUse);
+        // Garbage gets a plain refusal, not a hang.
+        let mut raw = std::os::unix::net::UnixStream::connect(&path).unwrap();
+        raw.write_all(b"{\"v\":1,\"op\":\"format_disk\"}\n").unwrap();
+        let mut text = String::new();
+        BufReader::new(raw).read_line(&mut text).unwrap();
+        assert!(text.contains("bad_request"), "{text}");
+        drop(server);
+        assert!(!path.exists(), "the socket goes with the tray");
+        assert_eq!(request(&path, &Request::Ping).unwrap_err().kind(), io::ErrorKind::NotFound);
+    }
+
+    #[test]
+    fn a_directory_open_to_others_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = dir.path().join("shared");
+        std::fs::create_dir(&run).unwrap();
+        std::fs::set_permissions(&run, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let err = Server::start(&run.join("tray.sock"), |_| Answer::Ok { message: String::new() }).err().unwrap();
+        assert_eq!(err.kind(), io::ErrorKind::PermissionDenied);
+    }
+}
