@@ -22,19 +22,39 @@ impl Drop for App {
 }
 
 fn start_tray(stack: &Stack, bus: &Bus) -> App {
+    start_tray_with_stderr(stack, bus, Stdio::inherit())
+}
+
+fn start_tray_with_stderr(stack: &Stack, bus: &Bus, stderr: Stdio) -> App {
     assert!(std::env::var_os("DISPLAY").is_some(), "no DISPLAY: run the tests with scripts/test (it starts Xvfb)");
     let mut cmd: Command = stack.command();
     cmd.env("DBUS_SESSION_BUS_ADDRESS", &bus.address)
         .env("NO_AT_BRIDGE", "1")
         .env("GDK_BACKEND", "x11")
         .stdout(Stdio::null())
-        .stderr(Stdio::inherit());
+        .stderr(stderr);
     App(cmd.spawn().expect("start the tray app"))
 }
 
 fn settings(stack: &Stack, toml: &str) {
     fs::create_dir_all(stack.path("mfa-tray-config")).unwrap();
     fs::write(stack.path("mfa-tray-config/settings.toml"), toml).unwrap();
+}
+
+/// Logs corp in for real and puts role credentials for prod-admin in [default], due
+/// for refresh (five minutes left); returns the file.
+fn session_and_a_role_due(s: &Stack) -> String {
+    s.files(CREDENTIALS, CONFIG);
+    s.run(&["login", "corp", "--code", &s.code(0)]).ok();
+    let soon = (time::OffsetDateTime::now_utc() + time::Duration::minutes(5)).replace_nanosecond(0).unwrap();
+    let soon = soon.format(&time::format_description::well_known::Rfc3339).unwrap();
+    let creds = format!("{}\n[default]\naws_access_key_id = ASIAROLE000000000001\naws_secret_access_key = s\naws_session_token = t\nmfa_tray_holds = role prod-admin\nmfa_tray_expiration = {soon}\n", s.credentials());
+    fs::write(s.path(".aws/credentials"), &creds).unwrap();
+    creds
+}
+
+fn assume_log(s: &Stack) -> Vec<serde_json::Value> {
+    s.proxy_log().into_iter().filter(|e| e["action"] == "AssumeRole").collect()
 }
 
 /// A managed MFA session for corp in the credentials file, expiring `secs` from now.
@@ -154,4 +174,61 @@ fn a_failed_background_refresh_is_notified() {
     assert_eq!(s.credentials(), creds, "a failed refresh writes nothing");
     std::thread::sleep(Duration::from_secs(2));
     assert_eq!(notes.all().len(), 1, "reported once");
+}
+
+#[test]
+fn a_refresh_that_fails_in_passing_is_retried_without_a_notice() {
+    let s = Stack::start();
+    let before = session_and_a_role_due(&s);
+    // AWS is unavailable for the first refresh (all three of the SDK's attempts), as
+    // after a resume before the network is back.
+    s.fault(serde_json::json!({ "action": "AssumeRole", "kind": "status", "status": 503, "times": 3 }));
+    let bus = Bus::start();
+    let (notes, _n) = Notifications::serve(&bus);
+    let (_watcher, _w) = Watcher::serve(&bus);
+    let _app = start_tray(&s, &bus);
+    desktop::wait_for(Duration::from_secs(30), "the first refresh to fail", || (assume_log(&s).len() >= 3).then_some(()));
+    let failed_at = std::time::Instant::now();
+    assert_eq!(s.credentials(), before, "a failed refresh writes nothing");
+    let after = desktop::wait_for(Duration::from_secs(40), "the retry to refresh [default]", || {
+        let text = s.credentials();
+        (value(&text, "default", "aws_access_key_id").as_deref() != Some("ASIAROLE000000000001")).then_some(text)
+    });
+    let waited = failed_at.elapsed();
+    assert!(waited >= Duration::from_secs(10), "retried after a pause (15 s), not at once: {waited:?}");
+    assert_eq!(value(&after, "default", "mfa_tray_holds").as_deref(), Some("role prod-admin"));
+    let log: Vec<String> = assume_log(&s).iter().map(|e| e["fault"].as_str().map_or_else(|| e["result"].to_string(), str::to_owned)).collect();
+    assert_eq!(log, ["status", "status", "status", "200"], "three attempts failed, then one retry");
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(notes.all().is_empty(), "a failure in passing that a retry mends is not notified: {:?}", notes.all());
+}
+
+#[test]
+fn background_failures_reach_notifications_and_the_log_without_secrets() {
+    let s = Stack::start();
+    let before = session_and_a_role_due(&s);
+    let token = value(&before, "corp", "aws_session_token").unwrap();
+    let secret = value(&before, "corp", "aws_secret_access_key").unwrap();
+    // First a malformed answer carrying credentials (in passing: retried), then a refusal
+    // that echoes the request, the session token among it (notified at once).
+    s.fault(serde_json::json!({ "action": "AssumeRole", "kind": "malformed", "times": 1 }));
+    s.fault(serde_json::json!({ "action": "AssumeRole", "kind": "echo", "times": 1 }));
+    let log = s.path("tray.log");
+    let bus = Bus::start();
+    let (notes, _n) = Notifications::serve(&bus);
+    let (_watcher, _w) = Watcher::serve(&bus);
+    let app = start_tray_with_stderr(&s, &bus, Stdio::from(fs::File::create(&log).unwrap()));
+    let note = desktop::wait_for(Duration::from_secs(45), "the refusal's notice", || notes.all().first().cloned());
+    drop(app);
+    assert_eq!(note.summary, "Could not refresh prod-admin");
+    assert!(note.body.contains("AWS refused the request while assuming prod-admin") && note.body.contains("token=[redacted]"), "{}", note.body);
+    let faults: Vec<String> = assume_log(&s).iter().map(|e| e["fault"].as_str().unwrap_or("-").to_owned()).collect();
+    assert_eq!(faults, ["malformed", "echo"], "the malformed answer was retried, the refusal was not");
+    let stderr = fs::read_to_string(&log).unwrap();
+    for (what, text) in [("notice", format!("{} {}", note.summary, note.body)), ("stderr", stderr)] {
+        for leak in ["LEAK", "alice/long/term/secret", &token, &secret] {
+            assert!(!text.contains(leak), "{what} shows a secret ({leak:?}): {text}");
+        }
+    }
+    assert_eq!(s.credentials(), before, "nothing written");
 }
