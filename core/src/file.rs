@@ -14,8 +14,10 @@
 //!   the version that was read too; otherwise the write starts over from a new read;
 //! - the displaced version is kept beside the file as `.NAME.mfa-tray-previous` (0600),
 //!   so even an interleaving nobody foresaw can be undone; an in-place writer that still
-//!   had it open writes into that copy, and if that happens at once the write starts
-//!   over with their version;
+//!   had it open writes into that copy: if that shows at once the write starts over with
+//!   their version, and if it shows later (the lock file records the copy as displaced),
+//!   the next write keeps that copy aside as `.NAME.mfa-tray-late-TIME` rather than
+//!   replacing it, and says so;
 //! - the directory is fsynced. A crash at any instant leaves the old file or the new one.
 //!
 //! A symlink is followed, so the file it points to is replaced and the link stays a
@@ -28,12 +30,20 @@ use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime};
 
+use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
 use crate::env::Environment;
 use crate::ini::{Document, EditError, ParseError};
 
 mod os;
+
+/// The lock file's lines: the version mfa-tray last wrote, and the version of the
+/// backup it displaced then.
+const WROTE_LABEL: &str = "mfa-tray wrote";
+const BACKUP_LABEL: &str = "backup";
+/// When a late write into the backup was kept aside (UTC, in the file's name).
+const LATE_STAMP: &[time::format_description::BorrowedFormatItem<'static>] = time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
 
 /// Larger files are refused: a credentials file of 10,000 profiles is about 2 MB.
 pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
@@ -169,8 +179,11 @@ pub enum FileError {
 /// Reads and parses a file; `None` if it does not exist. A file another program is
 /// rewriting in place is read once it is still (see [`read_still`]).
 pub fn read_document(path: &Path) -> Result<Option<Document>, FileError> {
+    // A file rewritten without pause (a sync tool in a loop, say) is given up on rather
+    // than waited for all day.
+    let deadline = Instant::now() + MAX_BUSY;
     for _ in 0..MAX_ATTEMPTS {
-        let Some((bytes, version)) = read_still(path, |bytes, version| bytes.is_empty() || ends_mid_line(bytes, version))? else {
+        let Some((bytes, version)) = read_still(path, deadline, |bytes, version| bytes.is_empty() || ends_mid_line(bytes, version))? else {
             return Ok(None);
         };
         match Document::parse(&bytes) {
@@ -192,9 +205,12 @@ fn ends_mid_line(bytes: &[u8], version: Version) -> bool {
 /// Reads a file whose version stays the same while it is read, and (as an in-place
 /// writer truncates first and writes after) for a while after it was last modified:
 /// [`SETTLE`], or [`SUSPICIOUS_SETTLE`] when `cut_short` says the read looks like the
-/// start of a write. `None`: there is no file.
-fn read_still(path: &Path, cut_short: impl Fn(&[u8], Version) -> bool) -> Result<Option<(Zeroizing<Vec<u8>>, Version)>, FileError> {
+/// start of a write. `None`: there is no file. Busy once `deadline` has passed.
+fn read_still(path: &Path, deadline: Instant, cut_short: impl Fn(&[u8], Version) -> bool) -> Result<Option<(Zeroizing<Vec<u8>>, Version)>, FileError> {
     for _ in 0..MAX_ATTEMPTS {
+        if Instant::now() > deadline {
+            break;
+        }
         let (bytes, version) = match read_capped(path) {
             Ok(read) => read,
             Err(FileError::Read { source, .. }) if source.kind() == io::ErrorKind::NotFound => return Ok(None),
@@ -256,12 +272,14 @@ impl Version {
         (self.dev, self.ino, self.size, self.mtime) == (other.dev, other.ino, other.size, other.mtime)
     }
 
-    fn to_record(self) -> String {
-        format!("mfa-tray wrote {} {} {} {} {}\n", self.dev, self.ino, self.size, self.mtime, self.ctime)
+    fn to_record(self, label: &str) -> String {
+        format!("{label} {} {} {} {} {}\n", self.dev, self.ino, self.size, self.mtime, self.ctime)
     }
 
-    fn from_record(text: &str) -> Option<Version> {
-        let mut it = text.strip_prefix("mfa-tray wrote ")?.split_whitespace();
+    /// The version on the line of `text` that starts with `label`.
+    fn from_record(text: &str, label: &str) -> Option<Version> {
+        let line = text.lines().find_map(|l| l.strip_prefix(label)?.strip_prefix(' '))?;
+        let mut it = line.split_whitespace();
         let mut next = || it.next()?.parse::<i128>().ok();
         Some(Version { dev: next()? as u64, ino: next()? as u64, size: next()? as u64, mtime: next()?, ctime: next()? })
     }
@@ -354,6 +372,7 @@ pub fn update<R>(path: &Path, lock_timeout: Duration, mut edit: impl FnMut(&mut 
     let mut lock = Lock::acquire(&real, &dir, lock_timeout)?;
     remove_stale_temporaries(&real, &dir);
     let previous = backup_path(&real);
+    keep_late_backup(&real, &previous, lock.record_of(BACKUP_LABEL));
     let mut pause = Pause(0x9E37_79B9_7F4A_7C15 ^ u64::from(std::process::id()));
     let start = Instant::now();
     for attempt in 0..MAX_ATTEMPTS {
@@ -363,7 +382,7 @@ pub fn update<R>(path: &Path, lock_timeout: Duration, mut edit: impl FnMut(&mut 
             }
             pause.sleep(attempt);
         }
-        let Some(current) = read_current(&real, lock.last_written())? else { continue };
+        let Some(current) = read_current(&real, lock.record_of(WROTE_LABEL))? else { continue };
         let meta = fs::metadata(&real).ok().filter(|_| current.bytes.is_some());
         if meta.is_some() && is_read_only(&real) {
             return Err(FileError::ReadOnly { path: real });
@@ -399,22 +418,44 @@ pub fn update<R>(path: &Path, lock_timeout: Duration, mut edit: impl FnMut(&mut 
             // An in-place writer wrote into the version just displaced: theirs is newer.
             continue;
         }
-        lock.record(ours);
+        lock.record(ours, version_at(&previous).filter(|_| current.bytes.is_some()));
         return Ok(result);
     }
     Err(FileError::Busy { path: real })
 }
 
-/// After a swap based on a file someone else wrote: whether that writer wrote into the
-/// displaced version (now the backup) a moment later. If so, it is put back in place.
+/// After a swap based on a file someone else wrote: whether that writer has written
+/// into the displaced version (now the backup) since it was read. If so, it is put back
+/// in place. (A write into it that comes later still is caught by [`keep_late_backup`]
+/// at the next write.)
 fn displaced_changed(real: &Path, previous: &Path, current: &Current) -> bool {
     let (Some(was), Some(kept)) = (current.version, version_at(previous)) else { return false };
-    thread::sleep(Duration::from_millis(5));
-    let now = version_at(previous);
-    if kept.same_contents(&was) && now == Some(kept) {
+    if kept.same_contents(&was) {
         return false;
     }
     os::restore(previous, real).is_ok()
+}
+
+/// Before a write replaces the backup: if someone wrote into the backup after mfa-tray
+/// displaced it (`displaced` is its version then, from the lock file), that write may
+/// be the only copy of their change, so the backup is kept aside under a name of its
+/// own instead of being replaced, and the user is told where.
+fn keep_late_backup(real: &Path, previous: &Path, displaced: Option<Version>) {
+    let (Some(then), Some(now)) = (displaced, version_at(previous)) else { return };
+    // Another inode is a later backup (from a write killed before it could record it),
+    // not a write into this one.
+    if (now.dev, now.ino) != (then.dev, then.ino) || now.same_contents(&then) {
+        return;
+    }
+    let stamp = OffsetDateTime::now_utc().format(&LATE_STAMP).unwrap_or_default();
+    let aside = parent_dir(real).join(format!("{}mfa-tray-late-{stamp}", temp_prefix(real)));
+    if fs::rename(previous, &aside).is_ok() {
+        eprintln!(
+            "mfa-tray: another program wrote into the previous version of {} after mfa-tray had replaced it; its write is kept in {}: compare the two and copy back what you need",
+            real.display(),
+            aside.display()
+        );
+    }
 }
 
 /// Small, growing, jittered pauses between attempts, so two writers do not keep meeting.
@@ -587,17 +628,18 @@ impl Lock {
     }
 
     /// The version of the file mfa-tray last wrote, as recorded.
-    fn last_written(&mut self) -> Option<Version> {
+    fn record_of(&mut self, label: &str) -> Option<Version> {
         let mut text = String::new();
         self.0.rewind().ok()?;
-        Read::by_ref(&mut self.0).take(256).read_to_string(&mut text).ok()?;
-        Version::from_record(&text)
+        Read::by_ref(&mut self.0).take(512).read_to_string(&mut text).ok()?;
+        Version::from_record(&text, label)
     }
 
-    /// Records the version just written (best effort: without it the next writer is
-    /// only more careful).
-    fn record(&mut self, version: Option<Version>) {
-        let text = version.map(Version::to_record).unwrap_or_default();
+    /// Records the version just written and the backup it displaced (best effort:
+    /// without them the next writer is only more careful).
+    fn record(&mut self, wrote: Option<Version>, backup: Option<Version>) {
+        let mut text = wrote.map(|v| v.to_record(WROTE_LABEL)).unwrap_or_default();
+        text.extend(backup.map(|v| v.to_record(BACKUP_LABEL)));
         let _ = self.0.set_len(0).and_then(|()| self.0.rewind()).and_then(|()| self.0.write_all(text.as_bytes()));
     }
 }

@@ -232,3 +232,37 @@ fn new_directories_and_files_belong_to_the_owner_of_the_directory_they_are_made_
     assert_eq!(mode(&home.path().join("new/.aws")), 0o700);
     assert_eq!(mode(&path), 0o600);
 }
+
+#[test]
+fn a_late_write_into_the_backup_is_kept_aside_not_replaced() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("credentials");
+    let previous = backup_path(&path);
+    let late = |dir: &Path| -> Vec<PathBuf> {
+        let mut v: Vec<PathBuf> = fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.to_string_lossy().contains("mfa-tray-late-")).collect();
+        v.sort();
+        v
+    };
+    fs::write(&path, "[user]\nx = 1\n").unwrap();
+    update(&path, Duration::from_secs(1), set).unwrap();
+    assert_eq!(fs::read_to_string(&previous).unwrap(), "[user]\nx = 1\n");
+    // An unchanged backup is simply replaced by the next write's.
+    update(&path, Duration::from_secs(1), |doc| doc.set("corp", &[("k", "w")]).map_err(|source| FileError::Edit { path: PathBuf::new(), source })).unwrap();
+    assert_eq!(fs::read_to_string(&previous).unwrap(), "[user]\nx = 1\n\n[corp]\nk = v\n");
+    assert!(late(dir.path()).is_empty());
+
+    // An in-place writer that had the old file open writes into it after the rename: its
+    // write landed in the backup.
+    let mut f = OpenOptions::new().write(true).truncate(true).open(&previous).unwrap();
+    f.write_all(b"[user]\nx = 2\n[theirs]\ny = 1\n").unwrap();
+    drop(f);
+    update(&path, Duration::from_secs(1), |doc| doc.set("corp", &[("k", "z")]).map_err(|source| FileError::Edit { path: PathBuf::new(), source })).unwrap();
+    let kept = late(dir.path());
+    assert_eq!(kept.len(), 1, "kept aside once");
+    assert_eq!(fs::read_to_string(&kept[0]).unwrap(), "[user]\nx = 2\n[theirs]\ny = 1\n");
+    assert_eq!(mode(&kept[0]), 0o600);
+    assert_eq!(fs::read_to_string(&previous).unwrap(), "[user]\nx = 1\n\n[corp]\nk = w\n", "the new backup is the version just replaced");
+    // And the next write does not set the new backup aside.
+    update(&path, Duration::from_secs(1), set).unwrap();
+    assert_eq!(late(dir.path()).len(), 1);
+}
