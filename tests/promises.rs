@@ -131,4 +131,18 @@ fn a_role_switched_during_a_slow_refresh_is_kept() {
     assert!(out.status.success());
     assert!(!s.credentials().contains("[scratch]"), "the deleted section stays deleted");
     assert!(s.credentials().starts_with(&deleted[..deleted.find("\n[default]").unwrap()]));
+
+    // Keys another tool set in the section meanwhile (`aws configure set`, which keeps
+    // the keys it does not know) are not overwritten either.
+    s.fault(json!({ "action": "AssumeRole", "kind": "delay", "seconds": 3, "times": 1 }));
+    let refresh = s.command().args(["refresh", "--force"]).stdout(std::process::Stdio::piped()).spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(1000));
+    let text = s.credentials();
+    let old = value(&text, "default", "aws_secret_access_key").unwrap();
+    fs::write(s.path(".aws/credentials"), text.replace(&old, "set-by-another-tool")).unwrap();
+    let edited = s.credentials();
+    let out = refresh.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("kept newer   short in [default]"), "{stdout}");
+    assert_eq!(s.credentials(), edited, "the other tool's key is kept, byte for byte");
 }

@@ -442,13 +442,15 @@ impl Engine {
     }
 
     /// Writes `creds` into `section` under the lock, re-checking ownership there. With
-    /// `expect`, only if the section still holds exactly that (the same role and expiry):
-    /// a background refresh never undoes a newer write.
+    /// `expect`, only if the section still holds exactly that (the same role and expiry)
+    /// and every key in it is as the snapshot read it (keys another tool set meanwhile
+    /// included): a background refresh never undoes a newer write.
     fn write(&self, snap: &Snapshot, section: &str, creds: &TempCredentials, holds: &Holds, expect: Option<&Managed>) -> Result<(), Error> {
         let path = &self.files.credentials;
         file::update(path, self.settings.lock_timeout, |doc| {
             if let Some(expected) = expect {
-                if SectionState::of(doc, section) != SectionState::Managed(expected.clone()) {
+                let unchanged = doc.properties(section) == snap.credentials.properties(section);
+                if !unchanged || SectionState::of(doc, section) != SectionState::Managed(expected.clone()) {
                     return Err(FileError::Superseded { path: path.clone(), section: section.to_owned() });
                 }
             }
