@@ -20,8 +20,12 @@ use crate::settings::CONFIG_DIR_VAR;
 pub const VERSION: u32 = 1;
 /// The largest request or answer, in bytes.
 const MAX_MESSAGE: u64 = 64 * 1024;
-/// How long either side waits for the other.
+/// How long either side waits for the other, for a whole request or answer.
 const TIMEOUT: Duration = Duration::from_secs(10);
+/// Connections served at once; more are closed at once (one user's own programs only,
+/// but none of them may wear the tray down).
+#[cfg(unix)]
+const MAX_CLIENTS: usize = 8;
 
 /// What a client asks the tray.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -119,10 +123,27 @@ impl Server {
         let listener = UnixListener::bind(path)?;
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
         let handle = std::sync::Arc::new(handle);
+        let busy = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
         std::thread::Builder::new().name("mfa-tray-channel".into()).spawn(move || {
-            for stream in listener.incoming().flatten() {
-                let handle = handle.clone();
-                let _ = std::thread::Builder::new().name("mfa-tray-request".into()).spawn(move || serve_one(stream, &*handle));
+            use std::sync::atomic::Ordering;
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else {
+                    // Out of file descriptors, say: wait instead of spinning.
+                    std::thread::sleep(Duration::from_millis(100));
+                    continue;
+                };
+                if busy.fetch_add(1, Ordering::SeqCst) >= MAX_CLIENTS {
+                    busy.fetch_sub(1, Ordering::SeqCst);
+                    continue;
+                }
+                let (handle, done) = (handle.clone(), busy.clone());
+                let spawned = std::thread::Builder::new().name("mfa-tray-request".into()).spawn(move || {
+                    serve_one(stream, &*handle);
+                    done.fetch_sub(1, Ordering::SeqCst);
+                });
+                if spawned.is_err() {
+                    busy.fetch_sub(1, Ordering::SeqCst);
+                }
             }
         })?;
         Ok(Server { path: path.to_owned() })
@@ -174,6 +195,28 @@ fn peer_uid(stream: &std::os::unix::net::UnixStream) -> io::Result<u32> {
     }
 }
 
+/// One line from the client, within [`TIMEOUT`] in all (a client trickling bytes is
+/// cut off like a silent one) and [`MAX_MESSAGE`] bytes.
+#[cfg(unix)]
+fn read_request(mut stream: &std::os::unix::net::UnixStream) -> Option<String> {
+    let deadline = std::time::Instant::now() + TIMEOUT;
+    let mut line = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !line.contains(&b'\n') {
+        let left = deadline.checked_duration_since(std::time::Instant::now()).filter(|d| !d.is_zero())?;
+        stream.set_read_timeout(Some(left)).ok()?;
+        let n = stream.read(&mut buf).ok()?;
+        if n == 0 {
+            break;
+        }
+        line.extend_from_slice(&buf[..n]);
+        if line.len() as u64 > MAX_MESSAGE {
+            return None;
+        }
+    }
+    String::from_utf8(line).ok()
+}
+
 #[cfg(unix)]
 fn serve_one(stream: std::os::unix::net::UnixStream, handle: &(dyn Fn(Request) -> Answer + Send + Sync)) {
     // SAFETY: geteuid has no preconditions.
@@ -181,13 +224,8 @@ fn serve_one(stream: std::os::unix::net::UnixStream, handle: &(dyn Fn(Request) -
     if !peer_uid(&stream).is_ok_and(|uid| uid == me) {
         return;
     }
-    let _ = stream.set_read_timeout(Some(TIMEOUT));
     let _ = stream.set_write_timeout(Some(TIMEOUT));
-    let mut line = String::new();
-    let Ok(reader) = stream.try_clone() else { return };
-    if BufReader::new(reader).take(MAX_MESSAGE).read_line(&mut line).is_err() {
-        return;
-    }
+    let Some(line) = read_request(&stream) else { return };
     let answer = match serde_json::from_str::<Envelope<Request>>(&line) {
         Ok(Envelope { v: VERSION, body }) => handle(body),
         Ok(Envelope { v, .. }) => Answer::Error { code: "version".into(), message: format!("this tray speaks version {VERSION} of its channel, not {v}; restart the tray") },
@@ -231,6 +269,26 @@ mod tests {
         drop(server);
         assert!(!path.exists(), "the socket goes with the tray");
         assert_eq!(request(&path, &Request::Ping).unwrap_err().kind(), io::ErrorKind::NotFound);
+    }
+
+    #[test]
+    fn idle_clients_cannot_take_more_than_their_share() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("run/tray.sock");
+        let server = Server::start(&path, |_| Answer::Ok { message: "pong".into() }).unwrap();
+        // Clients that connect and say nothing hold a slot each, up to the cap...
+        let idle: Vec<_> = (0..MAX_CLIENTS).map(|_| std::os::unix::net::UnixStream::connect(&path).unwrap()).collect();
+        std::thread::sleep(Duration::from_millis(200));
+        // ... beyond it, a connection is closed at once rather than served.
+        let mut extra = std::os::unix::net::UnixStream::connect(&path).unwrap();
+        extra.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut byte = [0u8; 1];
+        assert_eq!(extra.read(&mut byte).unwrap(), 0, "closed without an answer");
+        // When they go, the slots come back.
+        drop(idle);
+        std::thread::sleep(Duration::from_millis(200));
+        assert_eq!(request(&path, &Request::Ping).unwrap(), Answer::Ok { message: "pong".into() });
+        drop(server);
     }
 
     #[test]
