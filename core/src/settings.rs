@@ -139,7 +139,8 @@ impl Settings {
         )
     }
 
-    /// Writes the settings file (a temporary file renamed over the old one).
+    /// Writes the settings file (a temporary file, fsynced, renamed over the old one: a
+    /// crash leaves the old settings or the new ones, never an empty file).
     pub fn save(&self, env: &dyn Environment) -> Result<PathBuf, SettingsError> {
         let path = Settings::path(env).ok_or_else(|| SettingsError { path: PathBuf::from("settings.toml"), message: "no config directory".into() })?;
         let err = |e: std::io::Error| SettingsError { path: path.clone(), message: format!("cannot write it ({e})") };
@@ -147,6 +148,7 @@ impl Settings {
         std::fs::create_dir_all(dir).map_err(err)?;
         let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(err)?;
         std::io::Write::write_all(&mut tmp, self.to_toml().as_bytes()).map_err(err)?;
+        tmp.as_file().sync_all().map_err(err)?;
         tmp.persist(&path).map_err(|e| err(e.error))?;
         Ok(path)
     }
