@@ -40,7 +40,11 @@ impl fmt::Debug for Secret {
 pub fn scrub(text: &str, secrets: &[&str]) -> String {
     let mut out = text.to_owned();
     for secret in secrets.iter().filter(|s| s.len() >= 4) {
-        out = out.replace(secret, "[redacted]");
+        // As it is, and as an echo may have escaped it: percent-encoded (either case) or
+        // with JSON's `\/`.
+        for form in [secret.to_string(), percent_encode(secret, true), percent_encode(secret, false), secret.replace('/', "\\/")] {
+            out = out.replace(&form, "[redacted]");
+        }
     }
     let mut clean: String = out.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
     const MAX: usize = 400;
@@ -50,6 +54,17 @@ pub fn scrub(text: &str, secrets: &[&str]) -> String {
         clean.push('…');
     }
     clean.trim().to_owned()
+}
+
+/// `text` with every byte other than letters, digits and `-._~` as `%XX` (`%xx`).
+fn percent_encode(text: &str, upper: bool) -> String {
+    text.bytes()
+        .map(|b| match b {
+            _ if b.is_ascii_alphanumeric() || b"-._~".contains(&b) => char::from(b).to_string(),
+            _ if upper => format!("%{b:02X}"),
+            _ => format!("%{b:02x}"),
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -63,6 +78,8 @@ mod tests {
         assert_eq!(s.expose(), "wJalrXUtnFEMI/K7MDENG");
         let text = "bad request TokenCode=123456&x=wJalrXUtnFEMI/K7MDENG\n\x1b[2J[evil]";
         assert_eq!(scrub(text, &["123456", "wJalrXUtnFEMI/K7MDENG"]), "bad request TokenCode=[redacted]&x=[redacted]  [2J[evil]");
+        let escaped = "echo: token=FwoG%2Fab%2Bcd%3D, FwoG%2fab%2bcd%3d and {\"t\":\"FwoG\\/ab+cd=\"}";
+        assert_eq!(scrub(escaped, &["FwoG/ab+cd="]), "echo: token=[redacted], [redacted] and {\"t\":\"[redacted]\"}");
         assert!(scrub(&"x".repeat(1000), &[]).chars().count() <= 401);
     }
 }
