@@ -147,8 +147,10 @@ fn mfa_tray_loses_nothing_to_a_writer_that_rewrites_in_place() {
     let successes = logins - login_failures.len() + kept + overwritten + refreshed;
     assert_eq!(section(&text, "corp").len(), 5, "[corp] is there and complete");
     let assumes = kept + overwritten + lost.len() + busy;
+    // Late writes into a displaced version, kept aside by a later write.
+    let late = std::fs::read_dir(s.path(".aws")).unwrap().flatten().filter(|e| e.file_name().to_string_lossy().contains("mfa-tray-late-")).count();
     let report = format!(
-        "race: the other writer rewrote the file {} times in place while mfa-tray wrote it {successes} times ({logins} logins, {} of which gave up as the file kept changing or stayed locked; {assumes} assumes into new sections, {busy} gave up; {} refreshes rewriting {refreshed} role sections); of the assumes, {kept} are in the final file, {overwritten} were overwritten by the other writer's later write based on an earlier read; lost: {}",
+        "race: the other writer rewrote the file {} times in place while mfa-tray wrote it {successes} times ({logins} logins, {} of which gave up as the file kept changing or stayed locked; {assumes} assumes into new sections, {busy} gave up; {} refreshes rewriting {refreshed} role sections); of the assumes, {kept} are in the final file, {overwritten} were overwritten by the other writer's later write based on an earlier read; lost: {}; late writes into a displaced version kept aside: {late}",
         last.len(),
         login_failures.len(),
         refreshes.len(),
