@@ -34,7 +34,10 @@ mfa_serial = arn:aws:iam::123456789012:mfa/alice
 region = us-east-1
 INI
 export HOME=$sandbox AWS_ENDPOINT_URL=http://127.0.0.1:$port MFA_TRAY_CONFIG_DIR=$sandbox/cfg
-reset="cp $sandbox/credentials.orig $sandbox/.aws/credentials"
+# cp -p: the file keeps the modification time it had (written before the run), as a
+# file the user last changed a while ago does. (A file written in the last 10 ms is
+# waited on by mfa-tray, by design: its writer may still be at it.)
+reset="cp -p $sandbox/credentials.orig $sandbox/.aws/credentials"
 floor="target/release/mfa-tray-floor $sandbox/.aws/credentials AKIAALICEEXAMPLE0001 alice/long/term/secret arn:aws:iam::123456789012:mfa/alice 123456"
 login="target/release/mfa-tray login corp --code 123456"
 

@@ -35,7 +35,10 @@ profiles 10 > "$sandbox/credentials.orig"
 printf '[profile corp]\nmfa_serial = %s\nregion = us-east-1\n' "$serial" > "$sandbox/.aws/config"
 export HOME=$sandbox AWS_ENDPOINT_URL=http://127.0.0.1:$port MFA_TRAY_CONFIG_DIR=$sandbox/cfg
 export AWS_DEFAULT_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true AWS_PAGER=""
-reset="cp $sandbox/credentials.orig $sandbox/.aws/credentials"
+# cp -p: the file keeps the modification time it had (written before the run), as a
+# file the user last changed a while ago does. (A file written in the last 10 ms is
+# waited on by mfa-tray, by design: its writer may still be at it.)
+reset="cp -p $sandbox/credentials.orig $sandbox/.aws/credentials"
 venv=$PWD/.venv-bench/bin
 
 cat > "$sandbox/awscli.sh" <<SH
@@ -65,7 +68,7 @@ $reset; "$sandbox/awscli.sh"; grep -q '^\[corp\]' "$sandbox/.aws/credentials"
 args=()
 for n in 10 100 1000 10000; do
   profiles "$n" > "$sandbox/credentials-$n"
-  args+=(-n "$n profiles" --prepare "cp $sandbox/credentials-$n $sandbox/.aws/credentials" "target/release/mfa-tray login corp --code 123456")
+  args+=(-n "$n profiles" --prepare "cp -p $sandbox/credentials-$n $sandbox/.aws/credentials" "target/release/mfa-tray login corp --code 123456")
 done
 hyperfine -N --style basic --warmup 3 --runs "$runs" "${args[@]}" --export-json "$out/edit-cost.json"
 ls -la "$sandbox"/credentials-* | awk '{print $5, $9}' > "$out/edit-cost-sizes.txt"

@@ -30,6 +30,8 @@ lines = [
     "",
     f"Measured by `bench/run.sh` on one machine in one run: {machine}. STS is a moto",
     "server on loopback; every tool starts from the same credentials file and writes `[corp]`.",
+    "The file is put back before each run with its old modification time (`cp -p`): a file",
+    "changed in the last 10 ms is waited on by mfa-tray, as its writer may still be at it.",
     "Times are medians over the runs; ratios are to the floor measured in the same run.",
     "",
     "![Ratios to the floor](docs/benchmarks.png)",
