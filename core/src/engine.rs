@@ -16,6 +16,7 @@ use crate::error::{Error, ErrorKind, Fixes};
 use crate::file::{self, AwsFiles, FileError};
 use crate::ini::{check_section_name, Document};
 use crate::profiles::{profile_value, Profiles, RoleProfile, SessionProfile};
+use crate::secret::Secret;
 use crate::settings::Settings;
 use crate::status::Status;
 use crate::types::{check_duration, human_duration, MfaCode, MfaSerial, ROLE_DURATION, SESSION_DURATION, SESSION_ROLE_CAP};
@@ -232,6 +233,7 @@ impl Engine {
         let holds = Holds::Session(p.name.clone());
         snap.check_writable(&snap.credentials, &p.name, &holds)?;
         file::preflight(&self.files.credentials, self.settings.lock_timeout)?;
+        self.trial_write(&snap, &p.name, &holds)?;
         let keys = self.long_term_keys(&snap, p)?;
 
         let sts = Sts::new(Signer::LongTerm(&keys), &self.endpoints(p.region.as_deref(), p.endpoint_url.as_deref()));
@@ -288,6 +290,7 @@ impl Engine {
         let holds = Holds::Role(r.name.clone());
         snap.check_writable(&snap.credentials, &section, &holds)?;
         file::preflight(&self.files.credentials, self.settings.lock_timeout)?;
+        self.trial_write(&snap, &section, &holds)?;
         let creds = match plan.strategy {
             Strategy::ViaSession => self.assume_via_session(&snap, r, plan.duration).await?,
             Strategy::WithMfa => {
@@ -439,6 +442,21 @@ impl Engine {
     fn use_error(&self, e: aws::AwsError, section: &str, call: &str) -> Error {
         let keys = format!("[{section}]");
         Error::from_aws(e, &format!("calling {call} as [{section}]"), Fixes { keys_section: &keys, serial_section: "the config file", login: "mfa-tray login <profile>" })
+    }
+
+    /// The edit a write will make, tried on a copy of the file with stand-in credentials
+    /// before STS is called: an edit the botocore read-back would refuse (the section's
+    /// surroundings, not the values, decide that) is refused before a code is spent.
+    fn trial_write(&self, snap: &Snapshot, section: &str, holds: &Holds) -> Result<(), Error> {
+        let stand_in = TempCredentials {
+            access_key_id: "ASIASTANDIN000000000".to_owned(),
+            secret_access_key: Secret::new("stand/in+secret/access/key/0000000000000".to_owned()),
+            session_token: Secret::new("stand/in+session/token=".repeat(16)),
+            expiration: self.clock.now() + time::Duration::hours(1),
+        };
+        let mut copy = snap.credentials.clone();
+        write_temp(&mut copy, section, &stand_in, holds).map_err(|source| FileError::Edit { path: self.files.credentials.clone(), source })?;
+        Ok(())
     }
 
     /// Writes `creds` into `section` under the lock, re-checking ownership there. With
