@@ -430,7 +430,9 @@ pub fn update<R>(path: &Path, lock_timeout: Duration, mut edit: impl FnMut(&mut 
 /// at the next write.)
 fn displaced_changed(real: &Path, previous: &Path, current: &Current) -> bool {
     let (Some(was), Some(kept)) = (current.version, version_at(previous)) else { return false };
-    if kept.same_contents(&was) {
+    // Something else under the backup's name (the displaced file could not be moved
+    // there) is not the displaced file, and is never put in place.
+    if (kept.dev, kept.ino) != (was.dev, was.ino) || kept.same_contents(&was) {
         return false;
     }
     os::restore(previous, real).is_ok()

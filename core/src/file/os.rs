@@ -170,7 +170,10 @@ fn link_swap(tmp: tempfile::NamedTempFile, real: &Path, current: &Current, previ
     tmp.persist(real).map_err(|e| e.error)?;
     if linked {
         make_private(&kept);
-        fs::rename(&kept, previous)?;
+        // As on Linux: the new version is in place whatever becomes of the backup.
+        if fs::rename(&kept, previous).is_err() {
+            let _ = fs::remove_file(&kept);
+        }
     }
     Ok(true)
 }
@@ -237,7 +240,10 @@ mod linux {
             return Ok(false);
         }
         make_private(at);
-        fs::rename(at, previous)?;
+        // The new version is in place: a backup that cannot be kept (its name taken by a
+        // directory, say) must not turn that into a reported failure. The displaced file
+        // is then swept with the temporaries at the next write.
+        let _ = fs::rename(at, previous);
         Ok(true)
     }
 

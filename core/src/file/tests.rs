@@ -266,3 +266,16 @@ fn a_late_write_into_the_backup_is_kept_aside_not_replaced() {
     update(&path, Duration::from_secs(1), set).unwrap();
     assert_eq!(late(dir.path()).len(), 1);
 }
+
+#[test]
+fn a_backup_that_cannot_be_kept_does_not_fail_the_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("credentials");
+    fs::write(&path, "[user]\nx = 1\n").unwrap();
+    // Something else holds the backup's name.
+    fs::create_dir(backup_path(&path)).unwrap();
+    fs::write(backup_path(&path).join("keep"), "theirs").unwrap();
+    update(&path, Duration::from_secs(1), set).unwrap();
+    assert_eq!(fs::read_to_string(&path).unwrap(), "[user]\nx = 1\n\n[corp]\nk = v\n");
+    assert_eq!(fs::read_to_string(backup_path(&path).join("keep")).unwrap(), "theirs");
+}
