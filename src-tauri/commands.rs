@@ -185,17 +185,20 @@ pub fn save_settings(state: State<'_, AppState>, settings: SettingsView) -> Resu
         Some(Ok(Answer::Ok { message })) => message,
         Some(Ok(Answer::Error { code, message })) => return Err(UiError { code, message }),
         None => no_tray(&checked)?,
-        Some(Err(e)) if matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused) => no_tray(&checked)?,
+        // No tray listening (or a socket directory open to others, where the tray does
+        // not listen either): the file it watches carries the settings.
+        Some(Err(e)) if matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused | std::io::ErrorKind::PermissionDenied) => no_tray(&checked)?,
         Some(Err(e)) => return Err(UiError { code: "tray_unreachable".into(), message: format!("the tray did not answer ({e}); nothing was saved") }),
     };
     state.reload()?;
     Ok(Saved { settings: SettingsView::from(&state.engine().settings), message })
 }
 
-/// With no tray running, the window saves the settings itself for the next one.
+/// With no tray to answer, the window saves the settings itself: a tray that runs
+/// without its channel notices the file within a second, and the next one reads it.
 fn no_tray(settings: &Settings) -> Result<String, UiError> {
     settings.save(&OsEnvironment).map_err(|e| UiError { code: "settings_write".into(), message: e.to_string() })?;
-    Ok("Saved. The tray is not running; it uses them when it starts.".to_owned())
+    Ok("Saved. A running tray picks them up within a second; otherwise the tray uses them when it starts.".to_owned())
 }
 
 /// Closes the window (and so ends the window process; the tray stays).

@@ -78,6 +78,11 @@ pub fn socket_path(env: &dyn Environment) -> Option<PathBuf> {
 /// Asks the running tray. `Err` with `NotFound` or `ConnectionRefused` when there is none.
 #[cfg(unix)]
 pub fn request(path: &Path, request: &Request) -> io::Result<Answer> {
+    // Only a socket in a directory that is ours and closed to others can be our tray's.
+    match path.parent().map(check_private_dir) {
+        Some(Err(e)) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
     let mut stream = std::os::unix::net::UnixStream::connect(path)?;
     stream.set_read_timeout(Some(TIMEOUT))?;
     stream.set_write_timeout(Some(TIMEOUT))?;
@@ -111,8 +116,17 @@ impl Server {
         use std::os::unix::net::UnixListener;
         let dir = path.parent().ok_or_else(|| io::Error::other("no directory for the socket"))?;
         std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
-        // The directory must be ours and closed to others, whatever made it.
-        check_private_dir(dir)?;
+        // The directory must be ours and closed to others, whatever made it: one of ours
+        // (the settings directory, made 0755 by an older version) is closed first.
+        if let Err(e) = check_private_dir(dir) {
+            use std::os::unix::fs::MetadataExt;
+            // SAFETY: geteuid has no preconditions.
+            if std::fs::metadata(dir)?.uid() != unsafe { libc::geteuid() } {
+                return Err(e);
+            }
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+            check_private_dir(dir)?;
+        }
         if std::os::unix::net::UnixStream::connect(path).is_ok() {
             return Err(io::Error::new(io::ErrorKind::AddrInUse, "another mfa-tray answers on this socket"));
         }
@@ -292,12 +306,27 @@ mod tests {
     }
 
     #[test]
-    fn a_directory_open_to_others_is_refused() {
+    fn a_directory_open_to_others_is_closed_or_refused() {
         let dir = tempfile::tempdir().unwrap();
         let run = dir.path().join("shared");
         std::fs::create_dir(&run).unwrap();
         std::fs::set_permissions(&run, std::fs::Permissions::from_mode(0o777)).unwrap();
-        let err = Server::start(&run.join("tray.sock"), |_| Answer::Ok { message: String::new() }).err().unwrap();
-        assert_eq!(err.kind(), io::ErrorKind::PermissionDenied);
+        // A client does not talk to a socket someone could have put there...
+        let planted = std::os::unix::net::UnixListener::bind(run.join("tray.sock")).unwrap();
+        assert_eq!(request(&run.join("tray.sock"), &Request::Ping).unwrap_err().kind(), io::ErrorKind::PermissionDenied);
+        drop(planted);
+        // ... and the tray closes a directory of its own user before it listens there.
+        let server = Server::start(&run.join("tray.sock"), |_| Answer::Ok { message: "pong".into() }).unwrap();
+        assert_eq!(std::fs::metadata(&run).unwrap().permissions().mode() & 0o777, 0o700);
+        assert_eq!(request(&run.join("tray.sock"), &Request::Ping).unwrap(), Answer::Ok { message: "pong".into() });
+        drop(server);
+        // A directory of another user is refused (tested where the test can make one).
+        if unsafe { libc::geteuid() } == 0 {
+            let theirs = dir.path().join("theirs");
+            std::fs::create_dir(&theirs).unwrap();
+            std::os::unix::fs::chown(&theirs, Some(65534), Some(65534)).unwrap();
+            let err = Server::start(&theirs.join("tray.sock"), |_| Answer::Ok { message: String::new() }).err().unwrap();
+            assert_eq!(err.kind(), io::ErrorKind::PermissionDenied);
+        }
     }
 }
