@@ -151,12 +151,12 @@ impl Scheduler {
     pub fn tick(&mut self, now: OffsetDateTime, seen: &Observed) -> Due {
         let mut due = Due::default();
         let mut next: Vec<OffsetDateTime> = vec![after(now, MAX_SLEEP)];
+        // Deadlines: each lead time before expiry, longest first, then expiry itself.
+        let leads: Vec<Duration> = self.leads.iter().copied().filter(|l| !l.is_zero()).chain(std::iter::once(Duration::ZERO)).collect();
         for (profile, expires) in &seen.sessions {
             let key = (profile.clone(), expires.unix_timestamp());
             let first_look = !self.fired.contains_key(&key);
             let fired = self.fired.entry(key).or_default();
-            // Deadlines: each lead time before expiry, longest first, then expiry itself.
-            let leads: Vec<Duration> = self.leads.iter().copied().filter(|l| !l.is_zero()).chain(std::iter::once(Duration::ZERO)).collect();
             // A notice less urgent than one already given is no news (after new settings).
             let given = fired.iter().min().copied();
             let passed: Vec<Duration> =
@@ -251,6 +251,11 @@ mod tests {
         Observed { sessions: vec![("corp".into(), expires)], roles: vec![] }
     }
 
+    /// Role credentials of admin in [default], expiring at `expires`, with a valid session.
+    fn role(expires: OffsetDateTime) -> Observed {
+        Observed { sessions: vec![], roles: vec![("default".into(), "admin".into(), expires, true)] }
+    }
+
     #[test]
     fn each_lead_time_fires_once_then_expiry() {
         let mut s = scheduler();
@@ -321,7 +326,7 @@ mod tests {
     fn roles_refresh_before_expiry_while_the_session_lasts() {
         let mut s = scheduler();
         let role_exp = T0 + min(60);
-        let seen = Observed { sessions: vec![], roles: vec![("default".into(), "admin".into(), role_exp, true)] };
+        let seen = role(role_exp);
         let due = s.tick(T0, &seen);
         assert!(due.refresh.is_empty());
         let due = s.tick(role_exp - min(10) - time::Duration::seconds(10), &seen);
@@ -344,7 +349,7 @@ mod tests {
     fn a_refresh_that_cannot_work_is_notified_once_and_not_retried() {
         let mut s = scheduler();
         let role_exp = T0 + min(60);
-        let seen = Observed { sessions: vec![], roles: vec![("default".into(), "admin".into(), role_exp, true)] };
+        let seen = role(role_exp);
         let at = role_exp - min(10);
         assert_eq!(s.tick(at, &seen).refresh, ["default"]);
         let alert = s.refresh_failed("default", "admin", role_exp, "AccessDenied", false, at);
@@ -355,7 +360,7 @@ mod tests {
         }
         // New credentials (a switch, a login): a fresh start.
         let new_exp = role_exp + min(60);
-        let seen = Observed { sessions: vec![], roles: vec![("default".into(), "admin".into(), new_exp, true)] };
+        let seen = role(new_exp);
         assert_eq!(s.tick(new_exp - min(10), &seen).refresh, ["default"]);
     }
 
@@ -363,7 +368,7 @@ mod tests {
     fn a_passing_failure_is_retried_with_growing_pauses_and_notified_when_none_is_left() {
         let mut s = scheduler();
         let role_exp = T0 + min(60);
-        let seen = Observed { sessions: vec![], roles: vec![("default".into(), "admin".into(), role_exp, true)] };
+        let seen = role(role_exp);
         let mut now = role_exp - min(10);
         assert_eq!(s.tick(now, &seen).refresh, ["default"]);
         // Offline after a resume: retried 15 s, 30 s, 60 s, 120 s, 240 s later...
@@ -389,13 +394,13 @@ mod tests {
     fn a_retry_that_succeeds_notifies_nothing() {
         let mut s = scheduler();
         let role_exp = T0 + min(60);
-        let seen = Observed { sessions: vec![], roles: vec![("default".into(), "admin".into(), role_exp, true)] };
+        let seen = role(role_exp);
         let now = role_exp - min(10);
         assert_eq!(s.tick(now, &seen).refresh, ["default"]);
         assert_eq!(s.refresh_failed("default", "admin", role_exp, "no network", true, now), None);
         assert_eq!(s.tick(now + secs(15), &seen).refresh, ["default"]);
         // It worked: the section has new credentials, due again only in 50 minutes.
-        let fresh = Observed { sessions: vec![], roles: vec![("default".into(), "admin".into(), now + secs(15) + min(60), true)] };
+        let fresh = role(now + secs(15) + min(60));
         let due = s.tick(now + secs(16), &fresh);
         assert!(due.refresh.is_empty() && due.alerts.is_empty());
     }
@@ -405,12 +410,11 @@ mod tests {
         // Credentials that come back already due (a role shorter than the lead, a clock
         // far off) are not re-assumed at every tick.
         let mut s = scheduler();
-        let seen = |exp| Observed { sessions: vec![], roles: vec![("default".into(), "admin".into(), exp, true)] };
         let mut refreshes = 0;
         for tick in 0..600 {
             let now = T0 + secs(tick);
             // Each refresh yields credentials that expire in 5 minutes (inside the lead).
-            refreshes += s.tick(now, &seen(now + min(5))).refresh.len();
+            refreshes += s.tick(now, &role(now + min(5))).refresh.len();
         }
         assert_eq!(refreshes, 10, "once a minute over ten minutes");
     }
