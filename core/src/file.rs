@@ -37,6 +37,9 @@ use crate::env::Environment;
 use crate::ini::{Document, EditError, ParseError};
 
 mod os;
+/// The effective uid of this process.
+#[cfg(unix)]
+pub(crate) use os::euid;
 
 /// The lock file's lines: the version mfa-tray last wrote, and the version of the
 /// backup it displaced then.
@@ -272,6 +275,12 @@ impl Version {
         (self.dev, self.ino, self.size, self.mtime) == (other.dev, other.ino, other.size, other.mtime)
     }
 
+    /// Whether this is the same file as `then` with other contents: someone wrote into
+    /// it. (Another inode is another file, not a write into this one.)
+    fn written_since(&self, then: &Version) -> bool {
+        (self.dev, self.ino) == (then.dev, then.ino) && !self.same_contents(then)
+    }
+
     fn to_record(self, label: &str) -> String {
         format!("{label} {} {} {} {} {}\n", self.dev, self.ino, self.size, self.mtime, self.ctime)
     }
@@ -372,7 +381,10 @@ pub fn update<R>(path: &Path, lock_timeout: Duration, mut edit: impl FnMut(&mut 
     let mut lock = Lock::acquire(&real, &dir, lock_timeout)?;
     remove_stale_temporaries(&real, &dir);
     let previous = backup_path(&real);
-    keep_late_backup(&real, &previous, lock.record_of(BACKUP_LABEL));
+    // The record changes only when this writer records, at the end: read it once.
+    let record = lock.record();
+    keep_late_backup(&real, &previous, Version::from_record(&record, BACKUP_LABEL));
+    let last_written = Version::from_record(&record, WROTE_LABEL);
     let mut pause = Pause(0x9E37_79B9_7F4A_7C15 ^ u64::from(std::process::id()));
     let start = Instant::now();
     for attempt in 0..MAX_ATTEMPTS {
@@ -382,7 +394,7 @@ pub fn update<R>(path: &Path, lock_timeout: Duration, mut edit: impl FnMut(&mut 
             }
             pause.sleep(attempt);
         }
-        let Some(current) = read_current(&real, lock.record_of(WROTE_LABEL))? else { continue };
+        let Some(current) = read_current(&real, last_written)? else { continue };
         let meta = fs::metadata(&real).ok().filter(|_| current.bytes.is_some());
         if meta.is_some() && is_read_only(&real) {
             return Err(FileError::ReadOnly { path: real });
@@ -418,7 +430,7 @@ pub fn update<R>(path: &Path, lock_timeout: Duration, mut edit: impl FnMut(&mut 
             // An in-place writer wrote into the version just displaced: theirs is newer.
             continue;
         }
-        lock.record(ours, version_at(&previous).filter(|_| current.bytes.is_some()));
+        lock.write_record(ours, version_at(&previous).filter(|_| current.bytes.is_some()));
         return Ok(result);
     }
     Err(FileError::Busy { path: real })
@@ -432,10 +444,7 @@ fn displaced_changed(real: &Path, previous: &Path, current: &Current) -> bool {
     let (Some(was), Some(kept)) = (current.version, version_at(previous)) else { return false };
     // Something else under the backup's name (the displaced file could not be moved
     // there) is not the displaced file, and is never put in place.
-    if (kept.dev, kept.ino) != (was.dev, was.ino) || kept.same_contents(&was) {
-        return false;
-    }
-    os::restore(previous, real).is_ok()
+    kept.written_since(&was) && os::restore(previous, real).is_ok()
 }
 
 /// Before a write replaces the backup: if someone wrote into the backup after mfa-tray
@@ -444,9 +453,8 @@ fn displaced_changed(real: &Path, previous: &Path, current: &Current) -> bool {
 /// own instead of being replaced, and the user is told where.
 fn keep_late_backup(real: &Path, previous: &Path, displaced: Option<Version>) {
     let (Some(then), Some(now)) = (displaced, version_at(previous)) else { return };
-    // Another inode is a later backup (from a write killed before it could record it),
-    // not a write into this one.
-    if (now.dev, now.ino) != (then.dev, then.ino) || now.same_contents(&then) {
+    // Another inode is a later backup (from a write killed before it could record it).
+    if !now.written_since(&then) {
         return;
     }
     let stamp = OffsetDateTime::now_utc().format(&LATE_STAMP).unwrap_or_default();
@@ -629,17 +637,18 @@ impl Lock {
         }
     }
 
-    /// The version of the file mfa-tray last wrote, as recorded.
-    fn record_of(&mut self, label: &str) -> Option<Version> {
+    /// What the lock file records: the version mfa-tray last wrote and the backup then.
+    fn record(&mut self) -> String {
         let mut text = String::new();
-        self.0.rewind().ok()?;
-        Read::by_ref(&mut self.0).take(512).read_to_string(&mut text).ok()?;
-        Version::from_record(&text, label)
+        if self.0.rewind().is_ok() && Read::by_ref(&mut self.0).take(512).read_to_string(&mut text).is_err() {
+            text.clear();
+        }
+        text
     }
 
     /// Records the version just written and the backup it displaced (best effort:
     /// without them the next writer is only more careful).
-    fn record(&mut self, wrote: Option<Version>, backup: Option<Version>) {
+    fn write_record(&mut self, wrote: Option<Version>, backup: Option<Version>) {
         let mut text = wrote.map(|v| v.to_record(WROTE_LABEL)).unwrap_or_default();
         text.extend(backup.map(|v| v.to_record(BACKUP_LABEL)));
         let _ = self.0.set_len(0).and_then(|()| self.0.rewind()).and_then(|()| self.0.write_all(text.as_bytes()));
