@@ -120,8 +120,7 @@ impl Server {
         // (the settings directory, made 0755 by an older version) is closed first.
         if let Err(e) = check_private_dir(dir) {
             use std::os::unix::fs::MetadataExt;
-            // SAFETY: geteuid has no preconditions.
-            if std::fs::metadata(dir)?.uid() != unsafe { libc::geteuid() } {
+            if std::fs::metadata(dir)?.uid() != crate::file::euid() {
                 return Err(e);
             }
             std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
@@ -175,8 +174,7 @@ impl Drop for Server {
 fn check_private_dir(dir: &Path) -> io::Result<()> {
     use std::os::unix::fs::MetadataExt;
     let meta = std::fs::metadata(dir)?;
-    // SAFETY: geteuid has no preconditions.
-    let me = unsafe { libc::geteuid() };
+    let me = crate::file::euid();
     if meta.uid() != me || meta.mode() & 0o077 != 0 {
         return Err(io::Error::new(io::ErrorKind::PermissionDenied, format!("{} must be yours and closed to others (chmod 700)", dir.display())));
     }
@@ -233,8 +231,7 @@ fn read_request(mut stream: &std::os::unix::net::UnixStream) -> Option<String> {
 
 #[cfg(unix)]
 fn serve_one(stream: std::os::unix::net::UnixStream, handle: &(dyn Fn(Request) -> Answer + Send + Sync)) {
-    // SAFETY: geteuid has no preconditions.
-    let me = unsafe { libc::geteuid() };
+    let me = crate::file::euid();
     if !peer_uid(&stream).is_ok_and(|uid| uid == me) {
         return;
     }
@@ -321,7 +318,7 @@ mod tests {
         assert_eq!(request(&run.join("tray.sock"), &Request::Ping).unwrap(), Answer::Ok { message: "pong".into() });
         drop(server);
         // A directory of another user is refused (tested where the test can make one).
-        if unsafe { libc::geteuid() } == 0 {
+        if crate::file::euid() == 0 {
             let theirs = dir.path().join("theirs");
             std::fs::create_dir(&theirs).unwrap();
             std::os::unix::fs::chown(&theirs, Some(65534), Some(65534)).unwrap();
