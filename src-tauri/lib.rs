@@ -66,12 +66,10 @@ fn listen<R: tauri::Runtime>(app: &tauri::AppHandle<R>) {
             Request::Ping => Answer::Ok { message: format!("mfa-tray {}", env!("CARGO_PKG_VERSION")) },
             Request::SaveSettings { toml } => {
                 let state = handle.state::<state::AppState>();
+                // Applying wakes the background loop, which rebuilds the menu if what
+                // it shows changed (the target profile's role, say).
                 match state.apply(&toml) {
-                    Ok(_) => {
-                        *state::lock(&state.menu_model) = None;
-                        tray::refresh(&handle);
-                        Answer::Ok { message: "Saved. The tray uses them now.".into() }
-                    }
+                    Ok(_) => Answer::Ok { message: "Saved. The tray uses them now.".into() },
                     Err(e) => Answer::Error { code: e.code.into(), message: e.message },
                 }
             }
