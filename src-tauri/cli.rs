@@ -11,6 +11,11 @@ use clap::{Parser, Subcommand};
 use mfa_tray_core::env::{OsEnvironment, SystemClock};
 use mfa_tray_core::status::{State, Status};
 use mfa_tray_core::types::{human_duration, parse_duration, MfaCode};
+use mfa_tray_core::credentials::LongTermKeys;
+use mfa_tray_core::engine::NewRole;
+use mfa_tray_core::profiles::KeyStore;
+use mfa_tray_core::secret::Secret;
+use mfa_tray_core::types::MfaSerial;
 use mfa_tray_core::{Engine, Error, ErrorKind, RefreshItem, Strategy};
 use time::{OffsetDateTime, UtcOffset};
 
@@ -25,11 +30,12 @@ Exit codes:
 On any error, no file is changed.";
 
 const SETUP: &str = "\
-Set-up (your existing AWS files; nothing new to learn):
-  ~/.aws/credentials   [corp-long-term]  aws_access_key_id, aws_secret_access_key
-  ~/.aws/config        [profile corp]    mfa_serial = arn:aws:iam::111111111111:mfa/alice
-                       [profile admin]   role_arn = ..., source_profile = corp
-Then: `mfa-tray login corp --code 123456` writes [corp]; `mfa-tray assume admin` writes [default].";
+Set-up:
+  mfa-tray keys add corp        your IAM user's keys into the OS keychain, its MFA device found
+  mfa-tray role add admin --arn arn:aws:iam::111111111111:role/Admin --source corp
+Then: `mfa-tray login corp` writes [corp]; `mfa-tray assume admin` writes [default].
+Existing files work as they are: keys in [corp-long-term] of ~/.aws/credentials (`mfa-tray keys
+import corp` moves them to the keychain), mfa_serial in [profile corp] of ~/.aws/config.";
 
 /// Type your AWS MFA code once; mfa-tray keeps temporary credentials in ~/.aws/credentials.
 #[derive(Debug, Parser)]
@@ -90,6 +96,12 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Add an account, or move, rotate or remove its long-term keys (kept in the OS keychain)
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Add a role profile to ~/.aws/config
+    #[command(subcommand)]
+    Role(RoleCommand),
     /// List the S3 buckets a profile's credentials can see (S3 ListBuckets)
     Buckets {
         /// The profile to use (default: $AWS_PROFILE, else the target profile)
@@ -98,6 +110,81 @@ enum Command {
         /// Print JSON instead
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Add an IAM user: its keys checked with AWS, stored, and [profile NAME] written with its MFA device
+    #[command(after_help = "The access key id and the secret are asked for on the terminal (the secret is not shown),\nor read from standard input as two lines, the access key id first. Never pass them as arguments.")]
+    Add {
+        /// The account's profile name (the MFA session is written to [NAME])
+        name: String,
+        /// The MFA device's ARN; by default the user's device, found with IAM ListMFADevices
+        #[arg(long)]
+        mfa_serial: Option<String>,
+        /// The account's region (written to [profile NAME])
+        #[arg(long)]
+        region: Option<String>,
+        /// Where the keys go: the OS keychain, or [NAME-long-term] in ~/.aws/credentials
+        #[arg(long, value_enum, default_value = "keychain")]
+        store: StoreArg,
+        /// Log in right away with this code (on a terminal, it is asked for otherwise)
+        #[arg(long, short, value_parser = parse_code)]
+        code: Option<MfaCode>,
+    },
+    /// Move the keys in [NAME-long-term] of ~/.aws/credentials into the OS keychain
+    Import {
+        /// The account
+        name: String,
+    },
+    /// Move an account's keys from the OS keychain back into [NAME-long-term]
+    Export {
+        /// The account
+        name: String,
+        /// Write them to ~/.aws/credentials (the only place they can go)
+        #[arg(long, required = true)]
+        to_file: bool,
+    },
+    /// Replace an account's access key: IAM CreateAccessKey, check, store, DeleteAccessKey of the old one
+    Rotate {
+        /// The account
+        name: String,
+    },
+    /// Remove an account's keys from the OS keychain
+    Remove {
+        /// The account
+        name: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum StoreArg {
+    Keychain,
+    File,
+}
+
+#[derive(Debug, Subcommand)]
+enum RoleCommand {
+    /// Write [profile NAME] with role_arn and source_profile into ~/.aws/config
+    Add {
+        /// The role profile's name
+        name: String,
+        /// The role's ARN
+        #[arg(long)]
+        arn: String,
+        /// The account (MFA session profile) that assumes it
+        #[arg(long)]
+        source: String,
+        /// ExternalId, if the role's trust policy asks for one
+        #[arg(long)]
+        external_id: Option<String>,
+        /// Role session length: seconds, or like 90m or 12h
+        #[arg(long, value_parser = parse_duration_arg)]
+        duration: Option<Duration>,
+        /// RoleSessionName (default: mfa-tray)
+        #[arg(long)]
+        session_name: Option<String>,
     },
 }
 
@@ -191,6 +278,13 @@ async fn execute(command: Command, out: &Printer) -> Result<ExitCode, Error> {
                 println!("[{section}] is\n  Account  {}\n  ARN      {}\n  UserId   {}", id.account, id.arn, id.user_id);
             }
         }
+        Command::Keys(command) => keys(&engine, command, out).await?,
+        Command::Role(RoleCommand::Add { name, arn, source, external_id, duration, session_name }) => {
+            let role = NewRole { name: name.clone(), arn, source, external_id, duration, session_name };
+            engine.add_role(&role)?;
+            println!("Added role {name} to {}.", engine.files.config.display());
+            println!("Next: `mfa-tray assume {name}` (or pick it in the tray's menu).");
+        }
         Command::Buckets { profile, json } => {
             let (section, buckets) = engine.buckets(profile.as_deref()).await?;
             if json {
@@ -207,6 +301,127 @@ async fn execute(command: Command, out: &Printer) -> Result<ExitCode, Error> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+async fn keys(engine: &Engine, command: KeysCommand, out: &Printer) -> Result<(), Error> {
+    match command {
+        KeysCommand::Add { name, mfa_serial, region, store, code } => {
+            let store = match store {
+                StoreArg::Keychain => KeyStore::Keychain,
+                StoreArg::File => KeyStore::File,
+            };
+            // Every check that needs no keys comes first: the name, the keychain.
+            engine.check_new_name(&engine.snapshot()?, &name, Some(store))?;
+            let serial = mfa_serial.map(|s| s.parse::<MfaSerial>().map_err(|e| Error::bad_input("bad_serial", e.to_string()))).transpose()?;
+            let keys = read_keys()?;
+            let check = engine.check_account(&keys, region.as_deref(), serial.is_none()).await?;
+            eprintln!("The keys belong to {} (account {}).", check.identity.arn, check.identity.account);
+            let serial = match serial {
+                Some(s) => s,
+                None => choose_device(&check.devices)?,
+            };
+            engine.add_account(&name, &keys, &serial, region.as_deref(), store)?;
+            let place = match store {
+                KeyStore::Keychain => "the OS keychain".to_owned(),
+                KeyStore::File => format!("[{name}{}] of {}", engine.settings.long_term_suffix, engine.files.credentials.display()),
+            };
+            println!("Added account {name}: keys in {place}, [{}] in {} with mfa_serial = {serial}.", profile_section(&name), engine.files.config.display());
+            let code = match code {
+                Some(c) => Some(c),
+                None if std::io::stdin().is_terminal() => Some(ask_code(&name, serial.as_str())?),
+                None => None,
+            };
+            match code {
+                Some(code) => {
+                    let done = engine.login(&name, &code, None).await?;
+                    println!("Logged in {name}: MFA session valid for {}.", out.until(done.expires));
+                }
+                None => println!("Next: `mfa-tray login {name}` with a code from {serial}."),
+            }
+        }
+        KeysCommand::Import { name } => {
+            engine.import_keys(&name)?;
+            println!("Moved the keys of {name} into the OS keychain and removed [{name}{}] from {} (the previous version is kept as {}).",
+                engine.settings.long_term_suffix, engine.files.credentials.display(), mfa_tray_core::file::backup_path(&engine.files.credentials).display());
+        }
+        KeysCommand::Export { name, to_file: _ } => {
+            engine.export_keys(&name)?;
+            println!("Moved the keys of {name} from the OS keychain into [{name}{}] of {}.", engine.settings.long_term_suffix, engine.files.credentials.display());
+        }
+        KeysCommand::Rotate { name } => {
+            let done = engine.rotate_keys(&name).await?;
+            println!("Rotated the access key of {name}: {} is stored and works.", done.new_key);
+            match done.old_key_left {
+                None => println!("Deleted the old key {}.", done.old_key),
+                Some(why) => eprintln!("The old key {} could not be deleted ({why}); delete it in the IAM console.", done.old_key),
+            }
+        }
+        KeysCommand::Remove { name } => {
+            engine.remove_keys(&name)?;
+            println!("Removed the keys of {name} from the OS keychain. [{}] stays in {}; `mfa-tray keys add {name}` stores new keys.", profile_section(&name), engine.files.config.display());
+        }
+    }
+    Ok(())
+}
+
+fn profile_section(name: &str) -> String {
+    if name == "default" { name.to_owned() } else { format!("profile {name}") }
+}
+
+/// The access key id and secret: asked for on the terminal (the secret unechoed), else
+/// two lines of standard input.
+fn read_keys() -> Result<LongTermKeys, Error> {
+    let stdin = std::io::stdin();
+    let bad = |e: std::io::Error| Error::bad_input("bad_keys", format!("cannot read the keys: {e}"));
+    let (id, secret) = if stdin.is_terminal() {
+        eprint!("Access key id (AKIA...): ");
+        let _ = std::io::stderr().flush();
+        let mut id = String::new();
+        stdin.lock().read_line(&mut id).map_err(bad)?;
+        let secret = rpassword::prompt_password("Secret access key (not shown): ").map_err(bad)?;
+        (id, Secret::new(secret))
+    } else {
+        let mut lines = stdin.lock().lines();
+        let id = lines.next().transpose().map_err(bad)?.unwrap_or_default();
+        let secret = Secret::new(lines.next().transpose().map_err(bad)?.unwrap_or_default());
+        (id, secret)
+    };
+    let secret = Secret::new(secret.expose().trim());
+    let keys = LongTermKeys { access_key_id: id.trim().to_owned(), secret_access_key: secret };
+    if keys.access_key_id.is_empty() || keys.secret_access_key.is_empty() {
+        return Err(Error::bad_input("bad_keys", "give the access key id and the secret access key: on the terminal, or as two lines on standard input"));
+    }
+    Ok(keys)
+}
+
+/// The device to use: the only one, or the one the user picks on the terminal.
+fn choose_device(devices: &Result<Vec<String>, String>) -> Result<MfaSerial, Error> {
+    let parse = |s: &str| s.parse::<MfaSerial>().map_err(|e| Error::bad_input("bad_serial", e.to_string()));
+    match devices {
+        Err(why) => Err(Error::bad_input("no_device", format!("IAM would not list the user's MFA devices ({why}); pass --mfa-serial with the device's ARN (IAM console, Security credentials)"))),
+        Ok(list) if list.is_empty() => Err(Error::bad_input(
+            "no_device",
+            "this IAM user has no MFA device: assign one in the IAM console (Security credentials, Assign MFA device), then add the account again",
+        )),
+        Ok(list) if list.len() == 1 => parse(&list[0]),
+        Ok(list) => {
+            if !std::io::stdin().is_terminal() {
+                return Err(Error::bad_input("several_devices", format!("this user has several MFA devices; pass --mfa-serial with one of: {}", list.join(", "))));
+            }
+            eprintln!("This user has several MFA devices:");
+            for (i, d) in list.iter().enumerate() {
+                eprintln!("  {}  {d}", i + 1);
+            }
+            eprint!("Use which (1-{})? ", list.len());
+            let _ = std::io::stderr().flush();
+            let mut line = String::new();
+            std::io::stdin().lock().read_line(&mut line).map_err(|e| Error::bad_input("several_devices", e.to_string()))?;
+            match line.trim().parse::<usize>() {
+                Ok(n) if (1..=list.len()).contains(&n) => parse(&list[n - 1]),
+                _ => Err(Error::bad_input("several_devices", format!("pick a number from 1 to {}", list.len()))),
+            }
+        }
+    }
 }
 
 fn print_json(value: &impl serde::Serialize) {
@@ -274,7 +489,11 @@ impl Printer {
         if !s.sessions.is_empty() {
             println!("\nMFA sessions");
             for p in &s.sessions {
-                println!("  {:width$}  {}", p.name, self.state_line(p.state, p.seconds_left, p.expires_at.as_deref()));
+                let keys = match p.keys {
+                    KeyStore::Keychain => "keys in keychain",
+                    KeyStore::File => "keys in file",
+                };
+                println!("  {:width$}  {}  ({keys})", p.name, self.state_line(p.state, p.seconds_left, p.expires_at.as_deref()));
             }
         }
         if !s.roles.is_empty() {

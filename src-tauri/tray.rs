@@ -242,7 +242,7 @@ mod tests {
             credentials_file: String::new(),
             target: "default".into(),
             active_role: Some("admin".into()),
-            sessions: vec![SessionStatus { name: "corp".into(), state: State::Valid, expires_at: None, seconds_left: Some(3 * 3600 + 125), mfa_serial: String::new() }],
+            sessions: vec![SessionStatus { name: "corp".into(), state: State::Valid, expires_at: None, seconds_left: Some(3 * 3600 + 125), keys: mfa_tray_core::profiles::KeyStore::File, mfa_serial: String::new() }],
             roles: vec![
                 RoleStatus { name: "admin".into(), state: State::Valid, expires_at: None, seconds_left: Some(3000), source: "corp".into(), role_arn: String::new(), active: true, sections: vec![] },
                 RoleStatus { name: "dev".into(), state: State::Absent, expires_at: None, seconds_left: None, source: "corp".into(), role_arn: String::new(), active: false, sections: vec![] },

@@ -24,6 +24,8 @@ pub struct Endpoints {
     pub sts: Option<String>,
     /// A custom S3 endpoint, if one is configured.
     pub s3: Option<String>,
+    /// A custom IAM endpoint, if one is configured.
+    pub iam: Option<String>,
 }
 
 impl Endpoints {
@@ -39,7 +41,7 @@ impl Endpoints {
         let endpoint = |service_var: &str| {
             env.var_str(service_var).or_else(|| env.var_str("AWS_ENDPOINT_URL")).or_else(|| endpoint_url.map(str::to_owned))
         };
-        Endpoints { region, sts: endpoint("AWS_ENDPOINT_URL_STS"), s3: endpoint("AWS_ENDPOINT_URL_S3") }
+        Endpoints { region, sts: endpoint("AWS_ENDPOINT_URL_STS"), s3: endpoint("AWS_ENDPOINT_URL_S3"), iam: endpoint("AWS_ENDPOINT_URL_IAM") }
     }
 }
 
@@ -266,6 +268,14 @@ pub struct Identity {
     pub user_id: String,
 }
 
+impl Identity {
+    /// The IAM user name, when the caller is an IAM user (`arn:...:user/path/NAME`).
+    pub fn user_name(&self) -> Option<&str> {
+        let resource = self.arn.splitn(6, ':').nth(5)?;
+        resource.strip_prefix("user/").map(|path| path.rsplit('/').next().unwrap_or(path))
+    }
+}
+
 impl Sts {
     /// A client signing with `signer`, for `endpoints`.
     pub fn new(signer: Signer<'_>, endpoints: &Endpoints) -> Sts {
@@ -323,6 +333,59 @@ impl Sts {
             arn: out.arn().unwrap_or_default().to_owned(),
             user_id: out.user_id().unwrap_or_default().to_owned(),
         })
+    }
+}
+
+/// An IAM client, for the calling user's own MFA devices and access keys.
+pub struct Iam {
+    client: aws_sdk_iam::Client,
+    secrets: Vec<Secret>,
+}
+
+/// A new access key from CreateAccessKey.
+pub type NewKey = LongTermKeys;
+
+impl Iam {
+    /// A client signing with `signer`, for `endpoints`.
+    pub fn new(signer: Signer<'_>, endpoints: &Endpoints) -> Iam {
+        let mut conf = aws_sdk_iam::config::Builder::from(&sdk_config(&signer, &endpoints.region));
+        if let Some(url) = &endpoints.iam {
+            conf = conf.endpoint_url(url);
+        }
+        Iam { client: aws_sdk_iam::Client::from_conf(conf.build()), secrets: signer.secrets() }
+    }
+
+    /// The serial numbers of the user's MFA devices (ListMFADevices, every page). `user`
+    /// is the caller's own name (AWS defaults to the caller; some servers need it).
+    pub async fn mfa_devices(&self, user: Option<&str>) -> Result<Vec<String>, AwsError> {
+        let mut serials = Vec::new();
+        let mut marker: Option<String> = None;
+        loop {
+            let page = marker.take();
+            let out = skew_retry(|| async { self.client.list_mfa_devices().set_user_name(user.map(str::to_owned)).set_marker(page.clone()).send().await.map_err(|e| classify(e, &self.secrets)) })
+                .await?;
+            serials.extend(out.mfa_devices().iter().map(|d| d.serial_number().to_owned()));
+            match out.marker() {
+                Some(m) if out.is_truncated() && !m.is_empty() => marker = Some(m.to_owned()),
+                _ => return Ok(serials),
+            }
+        }
+    }
+
+    /// CreateAccessKey for the calling user, named `user`.
+    pub async fn create_access_key(&self, user: Option<&str>) -> Result<NewKey, AwsError> {
+        // Not retried: a retry after a lost answer would make a second key.
+        let once = aws_sdk_iam::config::Builder::default().retry_config(RetryConfig::disabled());
+        let out = self.client.create_access_key().set_user_name(user.map(str::to_owned)).customize().config_override(once).send().await.map_err(|e| classify(e, &self.secrets))?;
+        let key = out.access_key().ok_or_else(|| AwsError::Malformed("an answer without an access key".into()))?;
+        Ok(LongTermKeys { access_key_id: key.access_key_id().to_owned(), secret_access_key: Secret::new(key.secret_access_key()) })
+    }
+
+    /// DeleteAccessKey of the calling user, named `user`.
+    pub async fn delete_access_key(&self, user: Option<&str>, access_key_id: &str) -> Result<(), AwsError> {
+        skew_retry(|| async { self.client.delete_access_key().set_user_name(user.map(str::to_owned)).access_key_id(access_key_id).send().await.map_err(|e| classify(e, &self.secrets)) })
+            .await
+            .map(|_| ())
     }
 }
 
@@ -398,9 +461,9 @@ mod tests {
 
     #[tokio::test]
     async fn sts_goes_to_the_profiles_regional_endpoint_or_the_override() {
-        let regional = Endpoints { region: "eu-west-1".into(), sts: None, s3: None };
+        let regional = Endpoints { region: "eu-west-1".into(), sts: None, s3: None, iam: None };
         assert_eq!(sts_url(regional).await, "https://sts.eu-west-1.amazonaws.com/");
-        let custom = Endpoints { region: "eu-west-1".into(), sts: Some("http://127.0.0.1:9/".into()), s3: None };
+        let custom = Endpoints { region: "eu-west-1".into(), sts: Some("http://127.0.0.1:9/".into()), s3: None, iam: None };
         assert_eq!(sts_url(custom).await, "http://127.0.0.1:9/");
     }
 
@@ -416,13 +479,13 @@ mod tests {
     fn endpoint_precedence() {
         let mut env = FakeEnvironment::default();
         let e = Endpoints::resolve(&env, Some("eu-west-1"), Some("http://profile"));
-        assert_eq!(e, Endpoints { region: "eu-west-1".into(), sts: Some("http://profile".into()), s3: Some("http://profile".into()) });
+        assert_eq!(e, Endpoints { region: "eu-west-1".into(), sts: Some("http://profile".into()), s3: Some("http://profile".into()), iam: Some("http://profile".into()) });
         env.vars.insert("AWS_ENDPOINT_URL".into(), "http://global".into());
         env.vars.insert("AWS_ENDPOINT_URL_S3".into(), "http://s3".into());
         env.vars.insert("AWS_DEFAULT_REGION".into(), "ap-south-1".into());
         let e = Endpoints::resolve(&env, Some("eu-west-1"), Some("http://profile"));
-        assert_eq!(e, Endpoints { region: "ap-south-1".into(), sts: Some("http://global".into()), s3: Some("http://s3".into()) });
+        assert_eq!(e, Endpoints { region: "ap-south-1".into(), sts: Some("http://global".into()), s3: Some("http://s3".into()), iam: Some("http://global".into()) });
         let e = Endpoints::resolve(&FakeEnvironment::default(), None, None);
-        assert_eq!(e, Endpoints { region: "us-east-1".into(), sts: None, s3: None });
+        assert_eq!(e, Endpoints { region: "us-east-1".into(), sts: None, s3: None, iam: None });
     }
 }

@@ -15,11 +15,15 @@ use crate::env::{Clock, Environment};
 use crate::error::{Error, ErrorKind, Fixes};
 use crate::file::{self, AwsFiles, FileError};
 use crate::ini::{check_section_name, Document};
-use crate::profiles::{profile_value, Profiles, RoleProfile, SessionProfile};
+use crate::keychain::{self, KeychainError};
+use crate::profiles::{profile_value, KeyStore, Profiles, RoleProfile, SessionProfile};
 use crate::secret::Secret;
 use crate::settings::Settings;
 use crate::status::Status;
 use crate::types::{check_duration, human_duration, MfaCode, MfaSerial, ROLE_DURATION, SESSION_DURATION, SESSION_ROLE_CAP};
+
+mod accounts;
+pub use accounts::{check_keys, check_profile_name, AccountCheck, NewRole, Rotated};
 
 /// An MFA session is used for AssumeRole only if it has at least this long left.
 pub const SESSION_MARGIN: Duration = Duration::from_secs(60);
@@ -391,13 +395,31 @@ impl Engine {
     }
 
     fn fixes<'a>(&self, p: &'a SessionProfile, serial_section: &'a str, login: &'a str) -> Fixes<'a> {
-        Fixes { keys_section: &p.long_term_section, serial_section, login }
+        let keys_section = match p.keys {
+            KeyStore::File => p.long_term_section.as_str(),
+            KeyStore::Keychain => "the keychain (`mfa-tray keys add` replaces them)",
+        };
+        Fixes { keys_section, serial_section, login }
     }
 
-    fn long_term_keys(&self, snap: &Snapshot, p: &SessionProfile) -> Result<LongTermKeys, Error> {
-        LongTermKeys::read(&snap.credentials, &p.long_term_section).ok_or_else(|| {
-            Error::bad_input("misconfigured", format!("[{}] has no complete long-term keys", p.long_term_section))
-        })
+    /// The long-term keys of an account: from the keychain if its profile says they are
+    /// there (else from the file, if they are still there too), or from the file.
+    pub fn long_term_keys(&self, snap: &Snapshot, p: &SessionProfile) -> Result<LongTermKeys, Error> {
+        let from_file = || LongTermKeys::read(&snap.credentials, &p.long_term_section);
+        match p.keys {
+            KeyStore::Keychain => match keychain::load(&p.name).map_err(|e| keychain_error(&p.name, e))? {
+                Some(keys) => Ok(keys),
+                None => from_file().ok_or_else(|| {
+                    Error::bad_input(
+                        "no_keys",
+                        format!("the keychain has no keys for {0}; add them with `mfa-tray keys add {0}` (or the window's Add account)", p.name),
+                    )
+                }),
+            },
+            KeyStore::File => from_file().ok_or_else(|| {
+                Error::bad_input("misconfigured", format!("[{}] has no complete long-term keys", p.long_term_section))
+            }),
+        }
     }
 
     fn assume_input<'a>(&self, r: &'a RoleProfile, duration: Duration, mfa: Option<(&'a MfaSerial, &'a MfaCode)>) -> AssumeRoleInput<'a> {
@@ -526,6 +548,11 @@ impl Engine {
         };
         Ok((section, usable, endpoints))
     }
+}
+
+/// A keychain failure as an engine error.
+pub fn keychain_error(account: &str, e: KeychainError) -> Error {
+    Error::new(ErrorKind::LocalFile, "keychain", format!("{account}: {e}"))
 }
 
 enum Usable {

@@ -579,6 +579,36 @@ impl Document {
         Ok(())
     }
 
+    /// Removes `section`: its header and its lines through its last key (comments after
+    /// that stay, as they may introduce what follows), and the blank line after it when
+    /// a blank line also precedes it. No other line changes. The result is read back:
+    /// every other section and key must read exactly as before. `false` if there was no
+    /// such section.
+    pub fn remove_section(&mut self, section: &str) -> Result<bool, EditError> {
+        let Some(s) = self.section(section) else { return Ok(false) };
+        let header = s.header;
+        let end = section_end(&self.lines, header);
+        let last = (header + 1..end).rev().find(|&i| matches!(self.lines[i].kind, Kind::Property { .. } | Kind::Continuation)).unwrap_or(header);
+        let blank = |i: usize| self.lines.get(i).is_some_and(|l| l.kind == Kind::Blank);
+        let mut to = last + 1;
+        if blank(to) && (header == 0 || blank(header - 1)) {
+            to += 1;
+        }
+        let from = self.lines[header].start;
+        let to = self.lines.get(to).map_or(self.text.len(), |l| l.start);
+        let mut text = Zeroizing::new(String::with_capacity(self.text.len()));
+        text.push_str(&self.text[..from]);
+        text.push_str(&self.text[to..]);
+        let edited = Document::parse(text.as_bytes()).map_err(|source| EditError::WouldBreak { section: section.to_owned(), source })?;
+        let mut expected = self.botocore_view();
+        expected.remove(section);
+        if edited.botocore_view() != expected || edited.section_names().ne(self.section_names().filter(|n| *n != section)) {
+            return Err(EditError::WouldMisread { section: section.to_owned() });
+        }
+        *self = edited;
+        Ok(true)
+    }
+
     /// Whether this document reads as `old` with `entries` set in `section`: the same
     /// sections in the same order, the same keys and values everywhere else.
     fn reads_as(&self, old: &Document, section: &str, entries: &[(&str, &str)]) -> bool {

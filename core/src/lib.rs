@@ -12,6 +12,7 @@ pub mod env;
 pub mod error;
 pub mod file;
 pub mod ini;
+pub mod keychain;
 pub mod profiles;
 pub mod schedule;
 pub mod secret;

@@ -22,8 +22,11 @@ pub struct SessionProfile {
     pub name: String,
     /// The MFA device.
     pub mfa_serial: MfaSerial,
-    /// The credentials-file section holding the IAM user's long-term keys.
+    /// The credentials-file section holding the IAM user's long-term keys (when they
+    /// are in the file).
     pub long_term_section: String,
+    /// Where the long-term keys are.
+    pub keys: KeyStore,
     /// `region` from the config file.
     pub region: Option<String>,
     /// `endpoint_url` from the config file.
@@ -31,6 +34,30 @@ pub struct SessionProfile {
     /// `duration_seconds` from the config file, already checked against AWS's range.
     pub duration: Option<Duration>,
 }
+
+/// Where an account's long-term keys live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyStore {
+    /// In the OS keychain (the config profile says `mfa_tray_keys = keychain`).
+    Keychain,
+    /// In `[NAME-long-term]` of the credentials file.
+    File,
+}
+
+impl KeyStore {
+    /// The value of [`KEYS_KEY`] that names this store.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyStore::Keychain => "keychain",
+            KeyStore::File => "file",
+        }
+    }
+}
+
+/// The config-file key that records where an account's long-term keys are; botocore
+/// and the AWS CLI ignore it.
+pub const KEYS_KEY: &str = "mfa_tray_keys";
 
 /// A profile that assumes an IAM role on top of an MFA session profile.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -260,17 +287,22 @@ impl<'a> Reader<'a> {
 
     fn session(&self, name: &str) -> Result<SessionProfile, String> {
         let long_term_section = format!("{name}{}", self.suffix);
-        if !self.credentials.has_section(&long_term_section) {
+        let in_keychain = self.conf(name, KEYS_KEY).is_some_and(|v| v == KeyStore::Keychain.as_str());
+        if in_keychain {
+            // Found at use time (the keychain may ask to be unlocked); the file's section,
+            // if there is one too, is the fallback.
+        } else if !self.credentials.has_section(&long_term_section) {
             let in_place = self.cred(name, "aws_access_key_id").is_some() && self.cred(name, "aws_session_token").is_none();
             return Err(if in_place {
-                format!("[{name}] in the credentials file holds long-term keys; rename that section to [{long_term_section}] so mfa-tray can keep the MFA session in [{name}]")
+                format!("[{name}] in the credentials file holds long-term keys; rename that section to [{long_term_section}] so mfa-tray can keep the MFA session in [{name}], or move them to the keychain")
             } else {
-                format!("no long-term keys: add [{long_term_section}] with aws_access_key_id and aws_secret_access_key to the credentials file")
+                format!("no long-term keys: run `mfa-tray keys add {name}`, or add [{long_term_section}] with aws_access_key_id and aws_secret_access_key to the credentials file")
             });
-        }
-        for key in ["aws_access_key_id", "aws_secret_access_key"] {
-            if self.cred(&long_term_section, key).is_none() {
-                return Err(format!("[{long_term_section}] in the credentials file has no {key}"));
+        } else {
+            for key in ["aws_access_key_id", "aws_secret_access_key"] {
+                if self.cred(&long_term_section, key).is_none() {
+                    return Err(format!("[{long_term_section}] in the credentials file has no {key}"));
+                }
             }
         }
         let serial = self
@@ -282,6 +314,7 @@ impl<'a> Reader<'a> {
             name: name.to_owned(),
             mfa_serial,
             long_term_section,
+            keys: if in_keychain { KeyStore::Keychain } else { KeyStore::File },
             region: self.conf(name, "region").map(Cow::into_owned),
             endpoint_url: self.conf(name, "endpoint_url").map(Cow::into_owned),
             duration: self.duration(name, SESSION_DURATION, "GetSessionToken")?,

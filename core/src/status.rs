@@ -47,6 +47,8 @@ pub struct SessionStatus {
     pub seconds_left: Option<u64>,
     /// The MFA device.
     pub mfa_serial: String,
+    /// Where the account's long-term keys are: `keychain` or `file`.
+    pub keys: crate::profiles::KeyStore,
 }
 
 /// One role profile.
@@ -132,6 +134,7 @@ impl Status {
                     expires_at: expires.map(format_time),
                     seconds_left: left(expires, now),
                     mfa_serial: p.mfa_serial.to_string(),
+                    keys: p.keys,
                 }
             })
             .collect();

@@ -51,6 +51,8 @@ pub mod desktop;
 pub mod webdriver;
 
 pub struct Stack {
+    /// Variables every sandboxed command gets besides the sandbox's own (a test's bus).
+    pub env: std::sync::Mutex<Vec<(String, String)>>,
     moto: Child,
     proxy: Child,
     pub moto_url: String,
@@ -70,7 +72,7 @@ impl Default for Opts {
     }
 }
 
-fn venv() -> PathBuf {
+pub fn venv() -> PathBuf {
     match std::env::var_os("MFA_TRAY_VENV") {
         Some(v) => PathBuf::from(v),
         None => Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv"),
@@ -126,7 +128,7 @@ impl Stack {
         let mut first = String::new();
         BufReader::new(proxy.stdout.take().unwrap()).read_line(&mut first).unwrap();
         let url = format!("http://127.0.0.1:{}", first.trim());
-        let stack = Stack { moto, proxy, moto_url, url, home, log };
+        let stack = Stack { env: Default::default(), moto, proxy, moto_url, url, home, log };
         wait_ready(&stack.moto_url, "moto");
         stack
     }
@@ -182,6 +184,9 @@ impl Stack {
             .env("XDG_RUNTIME_DIR", run)
             .env("AWS_ENDPOINT_URL", &self.url)
             .stdin(Stdio::null());
+        for (k, v) in self.env.lock().unwrap().iter() {
+            cmd.env(k, v);
+        }
     }
 
     pub fn run(&self, args: &[&str]) -> Run {
@@ -219,6 +224,40 @@ impl Stack {
         text
     }
 
+    /// A real Secret Service for the sandbox: GNOME Keyring on a private session bus,
+    /// its login keyring created and unlocked, in the sandbox's HOME. Every sandboxed
+    /// command talks to it from now on.
+    pub fn keyring(&self) -> Keyring {
+        let bus = desktop::Bus::start();
+        let run = self.path("run");
+        let mut daemon = Command::new("gnome-keyring-daemon")
+            .args(["--foreground", "--unlock", "--components=secrets"])
+            .env("HOME", self.home.path())
+            .env("XDG_RUNTIME_DIR", &run)
+            .env("DBUS_SESSION_BUS_ADDRESS", &bus.address)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start gnome-keyring-daemon (package gnome-keyring)");
+        daemon.stdin.take().unwrap().write_all(b"test-login-password").unwrap();
+        self.env.lock().unwrap().push(("DBUS_SESSION_BUS_ADDRESS".into(), bus.address.clone()));
+        let keyring = Keyring { daemon, bus, home: self.home.path().to_owned(), run };
+        // Ready once it owns the Secret Service name (asking before that would make the
+        // bus start a second, locked daemon by activation) and stores an item.
+        let start = Instant::now();
+        let dbus = zbus::blocking::fdo::DBusProxy::new(&keyring.bus.connect()).unwrap();
+        while !dbus.name_has_owner("org.freedesktop.secrets".try_into().unwrap()).unwrap() {
+            assert!(start.elapsed() < Duration::from_secs(20), "gnome-keyring-daemon did not take org.freedesktop.secrets in 20 s");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        while !keyring.secret_tool_with(&["store", "--label=probe", "service", "mfa-tray-probe"], b"ready").status.success() {
+            assert!(start.elapsed() < Duration::from_secs(20), "gnome-keyring-daemon did not answer in 20 s");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        keyring
+    }
+
     pub fn create_bucket(&self, name: &str) {
         let auth = "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=0";
         let (status, text) = http(&self.moto_url, "PUT", &format!("/{name}"), &[("Authorization", auth)], b"").unwrap();
@@ -232,6 +271,50 @@ impl Drop for Stack {
         let _ = self.moto.kill();
         let _ = self.proxy.wait();
         let _ = self.moto.wait();
+    }
+}
+
+/// GNOME Keyring on a private bus; killed with its bus when dropped.
+pub struct Keyring {
+    daemon: Child,
+    pub bus: desktop::Bus,
+    home: PathBuf,
+    run: PathBuf,
+}
+
+impl Keyring {
+    /// Runs `secret-tool` (package libsecret-tools) against this keyring.
+    pub fn secret_tool(&self, args: &[&str]) -> Output {
+        self.secret_tool_with(args, b"")
+    }
+
+    /// Runs `secret-tool` with `input` on its standard input.
+    pub fn secret_tool_with(&self, args: &[&str], input: &[u8]) -> Output {
+        let mut child = Command::new("secret-tool")
+            .args(args)
+            .env("HOME", &self.home)
+            .env("XDG_RUNTIME_DIR", &self.run)
+            .env("DBUS_SESSION_BUS_ADDRESS", &self.bus.address)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run secret-tool (package libsecret-tools)");
+        child.stdin.take().unwrap().write_all(input).unwrap();
+        child.wait_with_output().unwrap()
+    }
+
+    /// What the keychain holds for an mfa-tray account, as `secret-tool lookup` prints it.
+    pub fn lookup(&self, account: &str) -> Option<String> {
+        let out = self.secret_tool(&["lookup", "service", "mfa-tray", "username", account]);
+        out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+}
+
+impl Drop for Keyring {
+    fn drop(&mut self) {
+        let _ = self.daemon.kill();
+        let _ = self.daemon.wait();
     }
 }
 

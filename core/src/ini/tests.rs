@@ -252,3 +252,33 @@ fn debug_shows_no_text() {
     assert!(!shown.contains("s3cr3t"), "{shown}");
     assert_eq!(shown, "Document(2 lines, 1 sections)");
 }
+
+fn remove(input: &str, section: &str) -> String {
+    let mut doc = Document::parse(input.as_bytes()).unwrap();
+    assert!(doc.remove_section(section).unwrap(), "{section} was there");
+    String::from_utf8(doc.to_bytes()).unwrap()
+}
+
+#[test]
+fn removing_a_section_changes_nothing_else() {
+    let file = "# keep me\n[a]\nx = 1\n\n[corp-long-term]\naws_access_key_id = AKIA\naws_secret_access_key = s\n  more\n\n# about b\n[b]\ny = 2";
+    assert_eq!(remove(file, "corp-long-term"), "# keep me\n[a]\nx = 1\n\n# about b\n[b]\ny = 2");
+    // First and last sections, CRLF, no final newline.
+    assert_eq!(remove("[k]\r\nid = 1\r\n\r\n[b]\r\ny = 2\r\n", "k"), "[b]\r\ny = 2\r\n");
+    assert_eq!(remove("[b]\ny = 2\n\n[k]\nid = 1", "b"), "[k]\nid = 1");
+    assert_eq!(remove("[b]\ny = 2\n\n[k]\nid = 1", "k"), "[b]\ny = 2\n\n");
+    // Only the named section: a same-looking name elsewhere stays.
+    assert_eq!(remove("[k]\na = 1\n[k2]\na = 1\n", "k"), "[k2]\na = 1\n");
+    let mut doc = Document::parse(b"[a]\nx = 1\n").unwrap();
+    assert!(!doc.remove_section("nope").unwrap());
+    assert_eq!(doc.to_bytes(), b"[a]\nx = 1\n");
+}
+
+#[test]
+fn comments_after_a_removed_section_stay_and_read_as_comments() {
+    // The indented comment now follows a's key: botocore skips comment lines inside a
+    // value, so a's value still reads "1" (the read-back check would refuse otherwise).
+    let out = remove("[a]\nx = 1\n[k]\nid = 1\n  ; note\n[b]\ny=2\n", "k");
+    assert_eq!(out, "[a]\nx = 1\n  ; note\n[b]\ny=2\n");
+    assert_eq!(get(&out, "a", "x").as_deref(), Some("1"));
+}

@@ -1,0 +1,257 @@
+//! Accounts and their long-term keys, through the real binary: GNOME Keyring on a private
+//! bus as the OS keychain (checked with `secret-tool`), moto's IAM and STS behind the MFA
+//! proxy, with moto checking every signature and policy once the set-up calls are done.
+
+mod support;
+
+use std::fs;
+use std::io::Write;
+use std::process::Stdio;
+
+use support::{section, value, Keyring, Opts, Run, Stack, CONFIG, CREDENTIALS, ROLE_ARN, SERIAL};
+
+/// moto's IAM: user alice with an allow-all policy, a key, a virtual MFA device named
+/// like the proxy's, and the Admin role. Returns the stack and alice's key.
+fn aws_with_alice(extra_setup_calls: u32, more: impl FnOnce(&dyn Fn(&[(&str, &str)]) -> String)) -> (Stack, String, String) {
+    let s = Stack::start_with(Opts { auth_after: Some(8 + extra_setup_calls) });
+    // moto checks signatures and policies after the set-up calls below.
+    let allow_all = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
+    let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:user/alice"},"Action":"sts:AssumeRole"}]}"#;
+    let iam = |params: &[(&str, &str)]| {
+        let mut p = params.to_vec();
+        p.push(("Version", "2010-05-08"));
+        s.aws_query("iam", &p)
+    };
+    iam(&[("Action", "CreateUser"), ("UserName", "alice")]);
+    let key = iam(&[("Action", "CreateAccessKey"), ("UserName", "alice")]);
+    iam(&[("Action", "PutUserPolicy"), ("UserName", "alice"), ("PolicyName", "all"), ("PolicyDocument", allow_all)]);
+    iam(&[("Action", "CreateVirtualMFADevice"), ("VirtualMFADeviceName", "alice")]);
+    iam(&[("Action", "EnableMFADevice"), ("UserName", "alice"), ("SerialNumber", SERIAL), ("AuthenticationCode1", "123456"), ("AuthenticationCode2", "654321")]);
+    iam(&[("Action", "CreateRole"), ("RoleName", "Admin"), ("AssumeRolePolicyDocument", trust)]);
+    iam(&[("Action", "PutRolePolicy"), ("RoleName", "Admin"), ("PolicyName", "all"), ("PolicyDocument", allow_all)]);
+    s.create_bucket("alice-bucket");
+    more(&iam);
+    (s, xml_value(&key, "AccessKeyId"), xml_value(&key, "SecretAccessKey"))
+}
+
+fn xml_value(xml: &str, tag: &str) -> String {
+    let start = xml.find(&format!("<{tag}>")).unwrap_or_else(|| panic!("no {tag} in {xml}")) + tag.len() + 2;
+    xml[start..start + xml[start..].find('<').unwrap()].to_owned()
+}
+
+/// Runs mfa-tray with `input` on standard input.
+fn run_with(s: &Stack, args: &[&str], input: &str) -> Run {
+    let mut child = s.command().args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    Run::from(child.wait_with_output().unwrap())
+}
+
+fn read(s: &Stack, rel: &str) -> Option<String> {
+    fs::read_to_string(s.path(rel)).ok()
+}
+
+fn stored(kr: &Keyring, account: &str) -> Option<(String, String)> {
+    let json: serde_json::Value = serde_json::from_str(&kr.lookup(account)?).unwrap();
+    Some((json["aws_access_key_id"].as_str().unwrap().to_owned(), json["aws_secret_access_key"].as_str().unwrap().to_owned()))
+}
+
+/// alice's access keys as IAM lists them to boto3, signed with one of them.
+fn listed_keys(s: &Stack, id: &str, secret: &str) -> Vec<String> {
+    let script = "import boto3, sys\n\
+        iam = boto3.client('iam', endpoint_url=sys.argv[1], region_name='us-east-1', aws_access_key_id=sys.argv[2], aws_secret_access_key=sys.argv[3])\n\
+        print(' '.join(k['AccessKeyId'] for k in iam.list_access_keys(UserName='alice')['AccessKeyMetadata']))";
+    let out = std::process::Command::new(support::venv().join("bin/python")).args(["-c", script, &s.moto_url, id, secret]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).split_whitespace().map(str::to_owned).collect()
+}
+
+#[test]
+fn an_account_added_from_an_empty_home_keeps_its_keys_in_the_keychain_only() {
+    let (s, id, secret) = aws_with_alice(0, |_| {});
+    let kr = s.keyring();
+
+    let run = run_with(&s, &["keys", "add", "corp", "--region", "eu-west-1"], &format!("{id}\n{secret}\n"));
+    run.ok();
+    assert!(run.stderr.contains("arn:aws:iam::123456789012:user/alice"), "{run:#?}");
+    assert!(run.stdout.contains("Next: `mfa-tray login corp`"), "{run:#?}");
+    assert_eq!(stored(&kr, "corp"), Some((id.clone(), secret.clone())));
+    // The device was found with ListMFADevices; the config is exactly the new profile.
+    assert_eq!(
+        read(&s, ".aws/config").unwrap(),
+        format!("[profile corp]\nmfa_serial = {SERIAL}\nmfa_tray_keys = keychain\nregion = eu-west-1\n")
+    );
+    assert_eq!(read(&s, ".aws/credentials"), None, "no credentials file yet");
+
+    s.run(&["role", "add", "prod-admin", "--arn", ROLE_ARN, "--source", "corp", "--session-name", "alice"]).ok();
+    assert!(read(&s, ".aws/config").unwrap().ends_with(&format!(
+        "\n\n[profile prod-admin]\nrole_arn = {ROLE_ARN}\nsource_profile = corp\nrole_session_name = alice\n"
+    )));
+
+    // Login and AssumeRole with MFA sign with the keys from the keychain (moto checks
+    // the signatures; it does not accept its own MFA sessions' tokens for AssumeRole).
+    s.run(&["login", "corp", "--code", &s.code(0)]).ok();
+    s.run(&["assume", "prod-admin", "--duration", "2h", "--code", &s.code(1)]).ok();
+    let run = s.run(&["buckets"]);
+    run.ok();
+    assert!(run.stdout.contains("alice-bucket"), "{run:#?}");
+    let creds = s.credentials();
+    assert!(!creds.contains(&id) && !creds.contains(&secret), "no long-term key in the file:\n{creds}");
+    assert!(creds.contains("mfa_tray_holds = role prod-admin"));
+
+    let status: serde_json::Value = serde_json::from_str(&s.run(&["status", "--json"]).ok().stdout).unwrap();
+    assert_eq!(status["sessions"][0]["keys"], "keychain");
+    assert!(s.run(&["status"]).stdout.contains("keys in keychain"));
+}
+
+#[test]
+fn bad_accounts_are_refused_with_nothing_stored_anywhere() {
+    let bob = std::cell::RefCell::new(String::new());
+    let (s, id, secret) = aws_with_alice(3, |iam| {
+        // bob has keys but no MFA device.
+        iam(&[("Action", "CreateUser"), ("UserName", "bob")]);
+        iam(&[("Action", "PutUserPolicy"), ("UserName", "bob"), ("PolicyName", "all"), ("PolicyDocument", r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#)]);
+        *bob.borrow_mut() = iam(&[("Action", "CreateAccessKey"), ("UserName", "bob")]);
+    });
+    let bob = bob.into_inner();
+    let (bob_id, bob_secret) = (xml_value(&bob, "AccessKeyId"), xml_value(&bob, "SecretAccessKey"));
+    let kr = s.keyring();
+    s.files(CREDENTIALS, CONFIG);
+    let before = (s.credentials_bytes(), fs::read(s.path(".aws/config")).unwrap());
+    let unchanged = |run: &Run, account: &str| {
+        assert_eq!((s.credentials_bytes(), fs::read(s.path(".aws/config")).unwrap()), before, "{run:#?}");
+        assert_eq!(kr.lookup(account), None, "nothing stored for {account}: {run:#?}");
+    };
+
+    // A wrong secret: GetCallerIdentity refuses.
+    let run = run_with(&s, &["keys", "add", "work"], &format!("{id}\nwrong{}\n", &secret[5..]));
+    run.fails(3, "does not match");
+    unchanged(&run, "work");
+    // An unknown key id.
+    let run = run_with(&s, &["keys", "add", "work"], &format!("AKIAUNKNOWN000000000\n{secret}\n"));
+    run.fails(3, "does not recognise");
+    unchanged(&run, "work");
+    // Temporary credentials, half a pair, and a secret with a space.
+    run_with(&s, &["keys", "add", "work"], &format!("ASIAIOSFODNN7EXAMPLE\n{secret}\n")).fails(2, "temporary credentials");
+    run_with(&s, &["keys", "add", "work"], &format!("{id}\n")).fails(2, "two lines");
+    run_with(&s, &["keys", "add", "work"], &format!("{id}\nsecret with spaces in it\n")).fails(2, "not a secret");
+    // A user without an MFA device.
+    let run = run_with(&s, &["keys", "add", "work"], &format!("{bob_id}\n{bob_secret}\n"));
+    run.fails(2, "no MFA device");
+    unchanged(&run, "work");
+    // Names already taken, and names that cannot be profiles.
+    run_with(&s, &["keys", "add", "corp"], &format!("{id}\n{secret}\n")).fails(2, "already exists");
+    run_with(&s, &["keys", "add", "personal"], &format!("{id}\n{secret}\n")).fails(2, "already exists");
+    run_with(&s, &["keys", "add", "default"], &format!("{id}\n{secret}\n")).fails(2, "active role");
+    run_with(&s, &["keys", "add", "my corp"], &format!("{id}\n{secret}\n")).fails(2, "cannot be a profile name");
+    run_with(&s, &["keys", "add", "x]\n[evil"], &format!("{id}\n{secret}\n")).fails(2, "cannot be a profile name");
+    // A bad serial, and a role whose source is not an account.
+    run_with(&s, &["keys", "add", "work", "--mfa-serial", "nope"], &format!("{id}\n{secret}\n")).fails(2, "is not an MFA device");
+    s.run(&["role", "add", "r", "--arn", ROLE_ARN, "--source", "nobody"]).fails(2, "no account (MFA session) profile named nobody");
+    s.run(&["role", "add", "r", "--arn", "arn:aws:iam::1:user/x", "--source", "corp"]).fails(2, "role");
+    s.run(&["role", "add", "prod-admin", "--arn", ROLE_ARN, "--source", "corp"]).fails(2, "already exists");
+    unchanged(&s.run(&["status"]), "work");
+
+    // No keychain at all: a clear message, the file offered, nothing written.
+    s.env.lock().unwrap().push(("DBUS_SESSION_BUS_ADDRESS".into(), format!("unix:path={}", s.path("no-bus").display())));
+    let run = run_with(&s, &["keys", "add", "work"], &format!("{id}\n{secret}\n"));
+    run.fails(4, "--store file");
+    assert!(run.stderr.contains("keychain is not available"), "{run:#?}");
+    unchanged(&run, "work");
+    // ... and with --store file the account works from [work-long-term].
+    run_with(&s, &["keys", "add", "work", "--store", "file", "--code", &s.code(0)], &format!("{id}\n{secret}\n")).ok();
+    let creds = s.credentials();
+    assert!(creds.starts_with(std::str::from_utf8(&before.0).unwrap()), "appended only:\n{creds}");
+    assert_eq!(value(&creds, "work-long-term", "aws_access_key_id").as_deref(), Some(id.as_str()));
+    assert!(value(&creds, "work", "mfa_tray_expiration").is_some(), "logged in:\n{creds}");
+    assert!(!run_with(&s, &["keys", "add", "x"], "").stderr.contains(&secret));
+}
+
+#[test]
+fn import_moves_keys_into_the_keychain_and_export_moves_them_back() {
+    let (s, id, secret) = aws_with_alice(0, |_| {});
+    let kr = s.keyring();
+    let original = CREDENTIALS.replace("AKIAALICEEXAMPLE0001", &id).replace("alice/long/term/secret", &secret);
+    s.files(&original, CONFIG);
+
+    s.run(&["keys", "import", "corp"]).ok();
+    assert_eq!(stored(&kr, "corp"), Some((id.clone(), secret.clone())));
+    // The one deletion: exactly the section, every other byte kept; the old file kept aside.
+    let expected = original.replace(&format!("[corp-long-term]\naws_access_key_id = {id}\naws_secret_access_key = {secret}\n"), "");
+    assert_eq!(s.credentials(), expected);
+    assert!(expected.starts_with("# My AWS keys. Hand-written; please keep this comment.\n\n; an unrelated profile\n[personal]"), "{expected}");
+    assert_eq!(read(&s, ".aws/.credentials.mfa-tray-previous").unwrap(), original);
+    assert_eq!(read(&s, ".aws/config").unwrap(), CONFIG.replace("region = eu-west-1\n\n[profile prod", "region = eu-west-1\nmfa_tray_keys = keychain\n\n[profile prod"));
+
+    // Every flow works from the keychain.
+    s.run(&["login", "corp", "--code", &s.code(0)]).ok();
+    s.run(&["assume", "prod-admin", "--duration", "2h", "--code", &s.code(1)]).ok();
+    s.run(&["whoami"]).ok();
+    assert!(!s.credentials().contains(&secret));
+    // A second import has nothing to move.
+    s.run(&["keys", "import", "corp"]).fails(2, "no keys in [corp-long-term]");
+
+    s.run(&["keys", "export", "corp", "--to-file"]).ok();
+    assert_eq!(kr.lookup("corp"), None);
+    assert_eq!(value(&s.credentials(), "corp-long-term", "aws_secret_access_key").as_deref(), Some(secret.as_str()));
+    assert!(read(&s, ".aws/config").unwrap().contains("mfa_tray_keys = file\n"));
+    s.run(&["login", "corp", "--code", &s.code(-1)]).ok();
+}
+
+#[test]
+fn import_refuses_to_lose_other_keys_in_the_section() {
+    let (s, id, secret) = aws_with_alice(0, |_| {});
+    let kr = s.keyring();
+    let original = format!("[corp-long-term]\naws_access_key_id = {id}\naws_secret_access_key = {secret}\nregion = us-west-2\n");
+    s.files(&original, CONFIG);
+    s.run(&["keys", "import", "corp"]).fails(2, "also holds region");
+    assert_eq!(s.credentials(), original);
+    assert_eq!(kr.lookup("corp"), None);
+    assert_eq!(read(&s, ".aws/config").unwrap(), CONFIG);
+}
+
+#[test]
+fn rotate_replaces_the_key_in_aws_and_where_it_was_stored() {
+    let (s, id, secret) = aws_with_alice(0, |_| {});
+    let kr = s.keyring();
+    run_with(&s, &["keys", "add", "corp"], &format!("{id}\n{secret}\n")).ok();
+
+    let run = s.run(&["keys", "rotate", "corp"]);
+    run.ok();
+    let (new_id, new_secret) = stored(&kr, "corp").unwrap();
+    assert_ne!(new_id, id);
+    assert!(run.stdout.contains(&format!("{new_id} is stored and works")) && run.stdout.contains(&format!("Deleted the old key {id}")), "{run:#?}");
+    assert_eq!(listed_keys(&s, &new_id, &new_secret), vec![new_id.clone()], "the old key is gone from IAM");
+    s.run(&["login", "corp", "--code", &s.code(0)]).ok();
+
+    // Keys in the file are rotated in place.
+    s.run(&["keys", "export", "corp", "--to-file"]).ok();
+    let before = s.credentials();
+    s.run(&["keys", "rotate", "corp"]).ok();
+    let after = s.credentials();
+    let newer = value(&after, "corp-long-term", "aws_access_key_id").unwrap();
+    assert_ne!(newer, new_id);
+    let newer_secret = value(&after, "corp-long-term", "aws_secret_access_key").unwrap();
+    assert_eq!(after, before.replace(&new_id, &newer).replace(&new_secret, &newer_secret));
+    assert_eq!(listed_keys(&s, &newer, &newer_secret), vec![newer]);
+}
+
+#[test]
+fn removed_keys_are_gone_and_login_says_how_to_add_them() {
+    let (s, id, secret) = aws_with_alice(0, |_| {});
+    let kr = s.keyring();
+    run_with(&s, &["keys", "add", "corp"], &format!("{id}\n{secret}\n")).ok();
+    assert!(kr.lookup("corp").is_some());
+    s.run(&["keys", "remove", "corp"]).ok();
+    assert_eq!(kr.lookup("corp"), None);
+    s.run(&["login", "corp", "--code", &s.code(0)]).fails(2, "keys add corp");
+    s.run(&["keys", "remove", "corp"]).fails(2, "no keys for corp");
+    // The account can be given keys again under its name.
+    run_with(&s, &["keys", "add", "corp"], &format!("{id}\n{secret}\n")).ok();
+    s.run(&["login", "corp", "--code", &s.code(0)]).ok();
+    // Keys in the file are the user's to delete.
+    s.files(CREDENTIALS, CONFIG);
+    let before = s.credentials_bytes();
+    s.run(&["keys", "remove", "corp"]).fails(2, "does not delete from that file");
+    assert_eq!(s.credentials_bytes(), before);
+    let _ = section(&s.credentials(), "corp-long-term");
+}
