@@ -10,12 +10,15 @@ use mfa_tray_core::env::OsEnvironment;
 use mfa_tray_core::credentials::format_time;
 use mfa_tray_core::settings::Settings;
 use mfa_tray_core::status::Status;
-use mfa_tray_core::types::MfaCode;
+use mfa_tray_core::credentials::LongTermKeys;
+use mfa_tray_core::engine::NewRole;
+use mfa_tray_core::profiles::KeyStore;
+use mfa_tray_core::types::{MfaCode, MfaSerial};
 use mfa_tray_core::{Error, Strategy};
 use serde::{Deserialize, Serialize};
 use tauri::State;
 
-use crate::state::{lock, AppState, Pending};
+use crate::state::{lock, AppState, NewAccount, Pending};
 
 /// An error for the window: it branches on `code` and shows `message`.
 #[derive(Debug, Serialize)]
@@ -199,6 +202,90 @@ pub fn save_settings(state: State<'_, AppState>, settings: SettingsView) -> Resu
 fn no_tray(settings: &Settings) -> Result<String, UiError> {
     settings.save(&OsEnvironment).map_err(|e| UiError { code: "settings_write".into(), message: e.to_string() })?;
     Ok("Saved. A running tray picks them up within a second; otherwise the tray uses them when it starts.".to_owned())
+}
+
+/// Who new keys belong to and the user's MFA devices; the page picks one next.
+#[derive(Debug, Serialize)]
+pub struct Checked {
+    arn: String,
+    account: String,
+    devices: Vec<String>,
+    /// Why the devices could not be listed (the page then asks for the ARN).
+    devices_error: Option<String>,
+}
+
+/// Checks a new account's keys with AWS (GetCallerIdentity, ListMFADevices). The page
+/// sends the secret here once and clears its field; it stays in this process until
+/// `add_account` stores it, and is never sent back.
+#[tauri::command]
+pub async fn check_account(
+    state: State<'_, AppState>,
+    name: String,
+    access_key_id: String,
+    secret_access_key: String,
+    region: Option<String>,
+) -> Result<Checked, UiError> {
+    let secret = mfa_tray_core::secret::Secret::new(secret_access_key);
+    *lock(&state.new_account) = None;
+    let engine = state.engine();
+    let name = name.trim().to_owned();
+    let region = region.map(|r| r.trim().to_owned()).filter(|r| !r.is_empty());
+    engine.check_new_name(&engine.snapshot()?, &name, Some(KeyStore::Keychain))?;
+    let keys = LongTermKeys { access_key_id: access_key_id.trim().to_owned(), secret_access_key: mfa_tray_core::secret::Secret::new(secret.expose().trim()) };
+    let check = engine.check_account(&keys, region.as_deref(), true).await?;
+    *lock(&state.new_account) = Some(NewAccount { name, keys, region });
+    let (devices, devices_error) = match check.devices {
+        Ok(d) => (d, None),
+        Err(e) => (vec![], Some(e)),
+    };
+    Ok(Checked { arn: check.identity.arn, account: check.identity.account, devices, devices_error })
+}
+
+/// Stores the checked account's keys in the keychain and writes its profile with the
+/// chosen (or typed) MFA device.
+#[tauri::command]
+pub fn add_account(state: State<'_, AppState>, mfa_serial: String) -> Result<Done, UiError> {
+    let serial: MfaSerial = mfa_serial.trim().parse().map_err(|e: mfa_tray_core::types::ValueError| UiError { code: "bad_serial".into(), message: e.to_string() })?;
+    let pending = lock(&state.new_account).take();
+    let Some(account) = pending else {
+        return Err(UiError { code: "no_account".into(), message: "check the keys first".into() });
+    };
+    let engine = state.engine();
+    if let Err(e) = engine.add_account(&account.name, &account.keys, &serial, account.region.as_deref(), KeyStore::Keychain) {
+        // Keep the keys for another try (say, after unlocking the keychain).
+        *lock(&state.new_account) = Some(account);
+        return Err(e.into());
+    }
+    state.wake.notify_one();
+    Ok(Done {
+        message: format!("Account {} added; its keys are in the OS keychain. Type a code from {serial} to start its MFA session.", account.name),
+        profile: account.name,
+        expires_at: String::new(),
+    })
+}
+
+/// Moves an account's keys from the credentials file into the keychain.
+#[tauri::command]
+pub fn import_keys(state: State<'_, AppState>, name: String) -> Result<String, UiError> {
+    let engine = state.engine();
+    engine.import_keys(&name)?;
+    state.wake.notify_one();
+    Ok(format!("The keys of {name} are now in the OS keychain; [{name}{}] is gone from {}.", engine.settings.long_term_suffix, engine.files.credentials.display()))
+}
+
+/// Writes a role profile into the config file.
+#[tauri::command]
+pub fn add_role(state: State<'_, AppState>, name: String, arn: String, source: String, external_id: Option<String>) -> Result<String, UiError> {
+    let role = NewRole {
+        name: name.trim().to_owned(),
+        arn: arn.trim().to_owned(),
+        source,
+        external_id: external_id.map(|x| x.trim().to_owned()).filter(|x| !x.is_empty()),
+        ..NewRole::default()
+    };
+    state.engine().add_role(&role)?;
+    state.wake.notify_one();
+    Ok(format!("Role {} added; pick it in the tray's menu or below.", role.name))
 }
 
 /// Closes the window (and so ends the window process; the tray stays).

@@ -26,14 +26,22 @@ pub fn run_tray() -> ExitCode {
     }
     let built = tauri::Builder::default()
         .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {
-            // A second launch: show the window.
-            window::open(app, window::View::Code, None);
+            // A second launch: show the window (on adding an account if there is none).
+            let none = app.state::<state::AppState>().engine().status().is_ok_and(|s| s.sessions.is_empty());
+            window::open(app, if none { window::View::Account } else { window::View::Code }, None);
         }))
         .setup(|app| {
             app.manage(state::AppState::load().map_err(|e| e.message)?);
             tray::create(app.handle())?;
             listen(app.handle());
             background::spawn(app.handle().clone());
+            // A first run (no account, and no file to read one from): the window opens
+            // on adding one, so no README is needed to start.
+            let engine = app.state::<state::AppState>().engine();
+            let first_run = engine.status().is_ok_and(|s| s.sessions.is_empty() && s.problems.is_empty());
+            if first_run && !engine.files.config.exists() {
+                window::open(app.handle(), window::View::Account, None);
+            }
             Ok(())
         })
         .build(tauri::generate_context!());
@@ -94,6 +102,10 @@ pub fn run_window(args: WindowArgs) -> ExitCode {
             commands::whoami,
             commands::get_settings,
             commands::save_settings,
+            commands::check_account,
+            commands::add_account,
+            commands::import_keys,
+            commands::add_role,
             commands::close_window,
         ])
         .setup(move |app| {

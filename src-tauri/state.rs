@@ -19,6 +19,9 @@ pub struct AppState {
     pub wake: tokio::sync::Notify,
     /// The profile the window should preselect, and why a code is needed.
     pub pending: Mutex<Option<Pending>>,
+    /// An account being added in the window: its keys, sent once by the page and kept
+    /// here (never sent back) until the user picks the MFA device.
+    pub new_account: Mutex<Option<NewAccount>>,
     /// The menu as last built, to rebuild it only when it would change.
     pub menu_model: Mutex<Option<crate::tray::TrayModel>>,
     /// The window process, while one is open (tray process only).
@@ -39,6 +42,17 @@ pub struct Pending {
     pub reason: Option<String>,
 }
 
+/// An account checked with AWS, waiting for its MFA device to be chosen.
+#[derive(Debug)]
+pub struct NewAccount {
+    /// The profile name.
+    pub name: String,
+    /// Its long-term keys (the secret wiped when dropped).
+    pub keys: mfa_tray_core::credentials::LongTermKeys,
+    /// Its region, if given.
+    pub region: Option<String>,
+}
+
 impl AppState {
     /// Loads settings and finds the AWS files.
     pub fn load() -> Result<AppState, Error> {
@@ -51,6 +65,7 @@ impl AppState {
             scheduler: Mutex::new(scheduler),
             wake: tokio::sync::Notify::new(),
             pending: Mutex::new(None),
+            new_account: Mutex::new(None),
             menu_model: Mutex::new(None),
             window: Mutex::new(None),
             settings_seen: Mutex::new(seen),

@@ -31,6 +31,8 @@ pub enum MenuAction {
     WhoAmI,
     /// "Settings…".
     Settings,
+    /// "Add your AWS account…" / "Accounts and roles…".
+    Accounts,
     /// "Quit".
     Quit,
 }
@@ -45,6 +47,7 @@ impl MenuAction {
             MenuAction::Refresh => "refresh".into(),
             MenuAction::WhoAmI => "whoami".into(),
             MenuAction::Settings => "settings".into(),
+            MenuAction::Accounts => "accounts".into(),
             MenuAction::Quit => "quit".into(),
         }
     }
@@ -57,6 +60,7 @@ impl MenuAction {
             "refresh" => MenuAction::Refresh,
             "whoami" => MenuAction::WhoAmI,
             "settings" => MenuAction::Settings,
+            "accounts" => MenuAction::Accounts,
             "quit" => MenuAction::Quit,
             _ => MenuAction::Role(id.strip_prefix("role:")?.to_owned()),
         })
@@ -72,6 +76,10 @@ pub struct TrayModel {
     pub status: String,
     /// Role profiles and whether each is the active one.
     pub roles: Vec<(String, bool)>,
+    /// No account yet: the menu leads to adding one.
+    pub first_run: bool,
+    /// The accounts item's label: what the user needs most.
+    pub accounts: String,
 }
 
 impl TrayModel {
@@ -99,7 +107,14 @@ impl TrayModel {
             Some(r) => format!("{} (expired) · {session_text}", r.name),
             None => session_text,
         };
-        TrayModel { icon, status, roles: s.roles.iter().map(|r| (r.name.clone(), r.active)).collect() }
+        let accounts = if s.sessions.is_empty() {
+            "Add your AWS account…"
+        } else if s.sessions.iter().any(|p| p.keys == mfa_tray_core::profiles::KeyStore::File) {
+            "Move your keys to the keychain…"
+        } else {
+            "Accounts and roles…"
+        };
+        TrayModel { icon, status, roles: s.roles.iter().map(|r| (r.name.clone(), r.active)).collect(), first_run: s.sessions.is_empty(), accounts: accounts.to_owned() }
     }
 }
 
@@ -142,7 +157,7 @@ pub fn refresh<R: Runtime>(app: &AppHandle<R>) {
     let state = app.state::<AppState>();
     let model = match state.engine().status() {
         Ok(status) => TrayModel::from_status(&status),
-        Err(e) => TrayModel { icon: State::Expired, status: format!("Problem: {}", e.message), roles: vec![] },
+        Err(e) => TrayModel { icon: State::Expired, status: format!("Problem: {}", e.message), roles: vec![], first_run: false, accounts: "Accounts and roles…".into() },
     };
     let mut last = lock(&state.menu_model);
     if last.as_ref() == Some(&model) {
@@ -163,7 +178,12 @@ fn rebuild<R: Runtime>(app: &AppHandle<R>, model: &TrayModel) -> tauri::Result<(
     }
     menu.append(&MenuItem::with_id(app, MenuAction::Status.id(), &model.status, false, None::<&str>)?)?;
     menu.append(&PredefinedMenuItem::separator(app)?)?;
-    menu.append(&MenuItem::with_id(app, MenuAction::EnterCode.id(), "Enter MFA code…", true, None::<&str>)?)?;
+    if model.first_run {
+        // A first run: nothing to type a code for yet.
+        menu.append(&MenuItem::with_id(app, MenuAction::Accounts.id(), &model.accounts, true, None::<&str>)?)?;
+    } else {
+        menu.append(&MenuItem::with_id(app, MenuAction::EnterCode.id(), "Enter MFA code…", true, None::<&str>)?)?;
+    }
     if !model.roles.is_empty() {
         menu.append(&PredefinedMenuItem::separator(app)?)?;
         for (role, active) in &model.roles {
@@ -173,6 +193,9 @@ fn rebuild<R: Runtime>(app: &AppHandle<R>, model: &TrayModel) -> tauri::Result<(
     menu.append(&PredefinedMenuItem::separator(app)?)?;
     menu.append(&MenuItem::with_id(app, MenuAction::Refresh.id(), "Refresh now", true, None::<&str>)?)?;
     menu.append(&MenuItem::with_id(app, MenuAction::WhoAmI.id(), "Who am I / S3 buckets", true, None::<&str>)?)?;
+    if !model.first_run {
+        menu.append(&MenuItem::with_id(app, MenuAction::Accounts.id(), &model.accounts, true, None::<&str>)?)?;
+    }
     menu.append(&MenuItem::with_id(app, MenuAction::Settings.id(), "Settings…", true, None::<&str>)?)?;
     menu.append(&PredefinedMenuItem::separator(app)?)?;
     menu.append(&MenuItem::with_id(app, MenuAction::Quit.id(), "Quit", true, None::<&str>)?)?;
@@ -193,6 +216,7 @@ fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str) {
         }
         Some(MenuAction::WhoAmI) => window::open(app, View::WhoAmI, None),
         Some(MenuAction::Settings) => window::open(app, View::Settings, None),
+        Some(MenuAction::Accounts) => window::open(app, View::Account, None),
         Some(MenuAction::Quit) => app.exit(0),
         Some(MenuAction::Status) | None => {}
     }
@@ -228,7 +252,7 @@ mod tests {
 
     #[test]
     fn menu_ids_round_trip() {
-        for a in [MenuAction::Status, MenuAction::EnterCode, MenuAction::Role("prod:admin".into()), MenuAction::Refresh, MenuAction::WhoAmI, MenuAction::Settings, MenuAction::Quit] {
+        for a in [MenuAction::Status, MenuAction::EnterCode, MenuAction::Role("prod:admin".into()), MenuAction::Refresh, MenuAction::WhoAmI, MenuAction::Settings, MenuAction::Accounts, MenuAction::Quit] {
             assert_eq!(MenuAction::from_id(&a.id()), Some(a));
         }
         assert_eq!(MenuAction::from_id("nonsense"), None);
@@ -253,10 +277,15 @@ mod tests {
         assert_eq!(m.icon, State::Valid);
         assert_eq!(m.status, "admin (50m left) · MFA session corp: 3h 02m left");
         assert_eq!(m.roles, [("admin".to_owned(), true), ("dev".to_owned(), false)]);
+        assert_eq!(m.accounts, "Move your keys to the keychain…");
+        s.sessions[0].keys = mfa_tray_core::profiles::KeyStore::Keychain;
+        assert_eq!(TrayModel::from_status(&s).accounts, "Accounts and roles…");
         s.sessions[0].state = State::Expired;
         s.roles[0].state = State::Expired;
         let m = TrayModel::from_status(&s);
         assert_eq!(m.icon, State::Expired);
         assert_eq!(m.status, "admin (expired) · MFA session corp expired");
+        s.sessions.clear();
+        assert_eq!(TrayModel::from_status(&s).accounts, "Add your AWS account…");
     }
 }

@@ -17,6 +17,8 @@ pub enum View {
     WhoAmI,
     /// Settings.
     Settings,
+    /// Accounts and roles: add an account, move keys to the keychain, add a role.
+    Account,
 }
 
 impl View {
@@ -26,12 +28,13 @@ impl View {
             View::Code => "code",
             View::WhoAmI => "whoami",
             View::Settings => "settings",
+            View::Account => "account",
         }
     }
 
     /// The view of a name.
     pub fn parse(name: &str) -> Option<View> {
-        [View::Code, View::WhoAmI, View::Settings].into_iter().find(|v| v.name() == name)
+        [View::Code, View::WhoAmI, View::Settings, View::Account].into_iter().find(|v| v.name() == name)
     }
 }
 
@@ -104,7 +107,7 @@ pub fn create<R: Runtime>(app: &AppHandle<R>, view: View) -> tauri::Result<()> {
     let url = WebviewUrl::App(format!("index.html#{}", view.name()).into());
     WebviewWindowBuilder::new(app, "main", url)
         .title("mfa-tray")
-        .inner_size(400.0, 540.0)
+        .inner_size(400.0, 600.0)
         .resizable(false)
         .center()
         .focused(true)

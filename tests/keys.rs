@@ -255,3 +255,29 @@ fn removed_keys_are_gone_and_login_says_how_to_add_them() {
     assert_eq!(s.credentials_bytes(), before);
     let _ = section(&s.credentials(), "corp-long-term");
 }
+
+#[test]
+fn a_locked_keychain_is_reported_and_nothing_changes() {
+    let (s, id, secret) = aws_with_alice(0, |_| {});
+    let mut kr = s.keyring();
+    run_with(&s, &["keys", "add", "corp"], &format!("{id}\n{secret}\n")).ok();
+    kr.restart_locked();
+    let config = fs::read(s.path(".aws/config")).unwrap();
+
+    // Unlocking needs the desktop's password prompt. With no display the prompt fails at
+    // once ("prompt dismissed"); under Xvfb (scripts/test) it opens and nobody answers,
+    // and mfa-tray gives up after MFA_TRAY_KEYCHAIN_TIMEOUT (a minute by default).
+    s.env.lock().unwrap().push(("MFA_TRAY_KEYCHAIN_TIMEOUT".into(), "3".into()));
+    let started = std::time::Instant::now();
+    let run = s.run(&["login", "corp", "--code", &s.code(0)]);
+    run.fails(4, "the OS keychain is not available (");
+    assert!(run.stderr.contains("Unlock it"), "{run:#?}");
+    if std::env::var_os("DISPLAY").is_some() {
+        assert!(run.stderr.contains("did not answer within 3 s; is it locked"), "{run:#?}");
+    }
+    assert!(started.elapsed() < std::time::Duration::from_secs(15), "gave up in time");
+    assert_eq!(read(&s, ".aws/credentials"), None, "nothing written");
+    let run = run_with(&s, &["keys", "add", "other"], &format!("{id}\n{secret}\n"));
+    run.fails(4, "the OS keychain is not available (");
+    assert_eq!(fs::read(s.path(".aws/config")).unwrap(), config);
+}

@@ -115,3 +115,87 @@ fn the_window_is_told_of_bad_answers_without_their_secrets() {
         no_secret(command, &reply, &[&token, &secret]);
     }
 }
+
+/// A first run, as a user who never opens a terminal meets it: an empty HOME, the window
+/// opening on adding an account; the key pasted, the device found, a code typed, a role
+/// added and switched to. The keys end up in the keychain only, and the page never holds
+/// the secret after sending it.
+#[test]
+fn a_first_run_goes_from_nothing_to_an_active_role_in_the_window() {
+    let s = Stack::start();
+    let iam = |params: &[(&str, &str)]| {
+        let mut p = params.to_vec();
+        p.push(("Version", "2010-05-08"));
+        s.aws_query("iam", &p)
+    };
+    iam(&[("Action", "CreateUser"), ("UserName", "alice")]);
+    let key = iam(&[("Action", "CreateAccessKey"), ("UserName", "alice")]);
+    iam(&[("Action", "CreateVirtualMFADevice"), ("VirtualMFADeviceName", "alice")]);
+    iam(&[("Action", "EnableMFADevice"), ("UserName", "alice"), ("SerialNumber", SERIAL), ("AuthenticationCode1", "123456"), ("AuthenticationCode2", "654321")]);
+    let field = |tag: &str| {
+        let start = key.find(&format!("<{tag}>")).unwrap() + tag.len() + 2;
+        key[start..start + key[start..].find('<').unwrap()].to_owned()
+    };
+    let (id, secret) = (field("AccessKeyId"), field("SecretAccessKey"));
+    let kr = s.keyring();
+    // The window as the tray opens it on a first run; an empty HOME.
+    let d = Driver::start(&s, &kr.bus, "account");
+    wait_for(Duration::from_secs(15), "the account view", || {
+        (d.script("return document.getElementById('tab-account').getAttribute('aria-current')").as_str() == Some("page")).then_some(())
+    });
+    assert_eq!(d.text("#account-title"), "Add your AWS account");
+    let overview = d.script("return document.getElementById('overview').textContent");
+    assert_eq!(overview.as_str(), Some("No account yet. Add your AWS account to start."));
+    if let Some(path) = std::env::var_os("MFA_TRAY_SCREENSHOT") {
+        // For the README: give WebKit a moment to paint what the script saw.
+        std::thread::sleep(Duration::from_millis(500));
+        std::fs::write(path, d.screenshot()).unwrap();
+    }
+
+    d.type_into("#a-name", "work");
+    d.type_into("#a-key", &id);
+    d.type_into("#a-secret", &secret);
+    d.click("#a-check");
+    let who = d.text("#a-who");
+    assert_eq!(who, "The key belongs to arn:aws:iam::123456789012:user/alice.");
+    let device = d.script("return document.getElementById('a-device').value");
+    assert_eq!(device.as_str(), Some(SERIAL));
+    // Sent once: the field is empty and the page holds the secret nowhere.
+    let page = d.script("return document.documentElement.outerHTML + [...document.querySelectorAll('input')].map(i => i.value).join(' ')");
+    assert!(!page.as_str().unwrap().contains(&secret), "the page still holds the secret");
+    d.click("#a-add");
+
+    // Straight to the code, for the new account.
+    let hint = d.text("#reason");
+    assert!(hint.starts_with("Account work added; its keys are in the OS keychain."), "{hint}");
+    let stored = kr.lookup("work").expect("keys in the keychain");
+    assert!(stored.contains(&id) && stored.contains(&secret));
+    assert_eq!(
+        std::fs::read_to_string(s.path(".aws/config")).unwrap(),
+        format!("[profile work]\nmfa_serial = {SERIAL}\nmfa_tray_keys = keychain\n")
+    );
+    d.type_into("#code", &s.code(0));
+    let title = d.text("#result-title");
+    assert!(title.starts_with("work valid until "), "{title}");
+
+    // A role, added in the window, then switched to with no code.
+    d.script("location.hash = '#account'");
+    d.type_into("#r-name", "prod-admin");
+    d.type_into("#r-arn", ROLE_ARN);
+    d.click("#r-add");
+    let done = d.text("#role-done");
+    assert!(done.starts_with("Role prod-admin added"), "{done}");
+    d.script("location.hash = '#code'");
+    wait_for(Duration::from_secs(10), "the role in the chooser", || {
+        d.script("const p = document.getElementById('profile'); p.value = 'role:prod-admin'; p.dispatchEvent(new Event('change')); return p.value").as_str().filter(|v| *v == "role:prod-admin").map(drop)
+    });
+    let button = d.text("#submit");
+    assert_eq!(button, "Switch to prod-admin");
+    d.click("#submit");
+    let text = wait_for(Duration::from_secs(15), "[default] to hold the role", || {
+        let text = s.credentials();
+        text.contains("mfa_tray_holds = role prod-admin").then_some(text)
+    });
+    assert!(!text.contains(&id) && !text.contains(&secret), "no long-term key in the credentials file:\n{text}");
+    assert_eq!(value(&text, "default", "mfa_tray_holds").as_deref(), Some("role prod-admin"));
+}

@@ -20,25 +20,35 @@ const TITLES = {
   file_read_only: "The credentials file is read-only.",
   file_malformed: "The credentials file has a line mfa-tray cannot read.",
   file_not_ours: "mfa-tray will not overwrite that profile.",
+  keychain: "The keychain cannot be used.",
+  name_taken: "That name is taken.",
+  bad_name: "That name cannot be a profile.",
+  bad_keys: "Those are not an access key.",
+  bad_serial: "That is not an MFA device.",
+  no_keys: "No keys found.",
 };
+const VIEWS = ["code", "whoami", "account", "settings"];
 
 let status = null;
 let countdownTimer = null;
 let submitting = false;
 
 function show(view) {
-  for (const v of ["code", "whoami", "settings"]) {
+  for (const v of VIEWS) {
     $("view-" + v).hidden = v !== view;
     $("tab-" + v).setAttribute("aria-current", v === view ? "page" : "false");
   }
   if (view === "code") $("code").focus();
   if (view === "whoami") fillWhoami();
   if (view === "settings") loadSettings();
+  if (view === "account") fillAccounts();
 }
 
 function viewFromHash() {
   const v = location.hash.replace("#", "");
-  return ["code", "whoami", "settings"].includes(v) ? v : "code";
+  if (VIEWS.includes(v)) return v;
+  // A first run: nothing to type a code for until there is an account.
+  return status && !status.sessions.length ? "account" : "code";
 }
 
 function message(el, err) {
@@ -103,7 +113,10 @@ function overview() {
   }
   if (!list.children.length) {
     const li = document.createElement("li");
-    li.textContent = "No MFA session or role profiles yet: see the README for the two lines to add to ~/.aws/config.";
+    const a = document.createElement("a");
+    a.href = "#account";
+    a.textContent = "Add your AWS account";
+    li.append("No account yet. ", a, " to start.");
     list.append(li);
   }
 }
@@ -239,6 +252,124 @@ async function saveSettings() {
     message($("settings-error"), err);
   }
 }
+
+// Accounts: the new account's secret goes to the app once, then leaves the page.
+function fillAccounts() {
+  if (!status) return;
+  const source = $("r-source");
+  const keep = source.value;
+  source.replaceChildren(...status.sessions.map((p) => new Option(p.name, p.name)));
+  if (keep) source.value = keep;
+  $("account-title").textContent = status.sessions.length ? "Add an AWS account" : "Add your AWS account";
+  // Roles are assumed from an account: none to offer before there is one.
+  $("roles").hidden = !status.sessions.length;
+  const plain = status.sessions.filter((p) => p.keys === "file");
+  $("imports").hidden = !plain.length;
+  $("import-list").replaceChildren(...plain.map((p) => {
+    const li = document.createElement("li");
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "inline";
+    button.id = "import-" + p.name;
+    button.textContent = "Move to the keychain";
+    button.addEventListener("click", () => importKeys(p.name, button));
+    li.append(p.name + ": keys in ~/.aws/credentials ", button);
+    return li;
+  }));
+}
+
+async function checkAccount() {
+  $("account-error").hidden = true;
+  const secret = $("a-secret");
+  const args = {
+    name: $("a-name").value,
+    accessKeyId: $("a-key").value,
+    secretAccessKey: secret.value,
+    region: $("a-region").value || null,
+  };
+  // Sent once; the app keeps it until the account is added.
+  secret.value = "";
+  $("a-check").disabled = true;
+  try {
+    const checked = await invoke("check_account", args);
+    $("a-who").textContent = "The key belongs to " + checked.arn + ".";
+    const devices = $("a-device");
+    devices.replaceChildren(...checked.devices.map((d) => new Option(d, d)));
+    devices.append(new Option("Another device (type its ARN)…", ""));
+    devices.hidden = false;
+    $("a-serial").hidden = checked.devices.length > 0;
+    if (checked.devices_error) $("a-who").textContent += " Your MFA devices could not be listed (" + checked.devices_error + "): type your device's ARN.";
+    else if (!checked.devices.length) $("a-who").textContent += " This user has no MFA device yet: assign one in the IAM console, or type its ARN.";
+    $("device-form").hidden = false;
+    $("account-form").hidden = true;
+    $("a-add").focus();
+  } catch (err) {
+    message($("account-error"), err);
+    secret.focus();
+  } finally {
+    $("a-check").disabled = false;
+  }
+}
+
+async function addAccount() {
+  $("account-error").hidden = true;
+  const serial = $("a-device").value || $("a-serial").value;
+  try {
+    const done = await invoke("add_account", { mfaSerial: serial });
+    $("device-form").hidden = true;
+    $("account-form").hidden = false;
+    $("account-form").reset();
+    await load();
+    $("profile").value = "session:" + done.profile;
+    await explain(null);
+    location.hash = "#code";
+    show("code");
+    $("result").hidden = true;
+    $("reason").textContent = done.message;
+    $("reason").hidden = false;
+  } catch (err) {
+    message($("account-error"), err);
+  }
+}
+
+async function importKeys(name, button) {
+  $("account-error").hidden = true;
+  button.disabled = true;
+  try {
+    $("role-done").textContent = await invoke("import_keys", { name });
+    $("role-done").hidden = false;
+    await load();
+    fillAccounts();
+  } catch (err) {
+    button.disabled = false;
+    message($("account-error"), err);
+  }
+}
+
+async function addRole() {
+  $("role-error").hidden = true;
+  $("role-done").hidden = true;
+  try {
+    const text = await invoke("add_role", {
+      name: $("r-name").value,
+      arn: $("r-arn").value,
+      source: $("r-source").value,
+      externalId: $("r-external").value || null,
+    });
+    $("role-done").textContent = text;
+    $("role-done").hidden = false;
+    $("role-form").reset();
+    await load();
+    fillAccounts();
+  } catch (err) {
+    message($("role-error"), err);
+  }
+}
+
+$("account-form").addEventListener("submit", (e) => { e.preventDefault(); checkAccount(); });
+$("device-form").addEventListener("submit", (e) => { e.preventDefault(); addAccount(); });
+$("a-device").addEventListener("change", () => { $("a-serial").hidden = $("a-device").value !== ""; });
+$("role-form").addEventListener("submit", (e) => { e.preventDefault(); addRole(); });
 
 $("code").addEventListener("input", () => {
   // Digits only; a pasted "123 456" becomes "123456" and submits.

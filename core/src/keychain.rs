@@ -4,8 +4,15 @@
 //!
 //! One item per account: service `mfa-tray`, user the account's profile name, and as its
 //! secret a small JSON object with the access key id and the secret access key. On Linux
-//! `secret-tool lookup service mfa-tray username NAME` finds it. A call may block while
-//! the desktop asks the user to unlock the keychain.
+//! `secret-tool lookup service mfa-tray username NAME` finds it.
+//!
+//! A locked keychain asks the desktop to prompt for its password, and a call waits for
+//! the answer; with no prompt to show (a headless session) it would wait for ever. So
+//! each call runs on a thread of its own and is given up after [`timeout`] (a minute, or
+//! `MFA_TRAY_KEYCHAIN_TIMEOUT` seconds), as "not available".
+
+use std::sync::mpsc;
+use std::time::Duration;
 
 use zeroize::Zeroizing;
 
@@ -25,6 +32,27 @@ pub enum KeychainError {
     /// The item exists but does not hold what mfa-tray stored.
     #[error("the keychain item for {0} (service mfa-tray) is not one mfa-tray wrote; remove it with your keychain's tool, then add the account again")]
     Garbled(String),
+}
+
+/// How long a keychain call may take, unlock prompt included.
+pub fn timeout() -> Duration {
+    let secs = std::env::var("MFA_TRAY_KEYCHAIN_TIMEOUT").ok().and_then(|v| v.parse::<u64>().ok()).filter(|s| (1..=600).contains(s));
+    Duration::from_secs(secs.unwrap_or(60))
+}
+
+/// Runs a keychain call on its own thread, giving up after [`timeout`].
+fn bounded<T: Send + 'static>(call: impl FnOnce() -> Result<T, KeychainError> + Send + 'static) -> Result<T, KeychainError> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::Builder::new()
+        .name("keychain".into())
+        .spawn(move || {
+            let _ = tx.send(call());
+        })
+        .map_err(|e| KeychainError::Unavailable(e.to_string()))?;
+    let limit = timeout();
+    rx.recv_timeout(limit).unwrap_or_else(|_| {
+        Err(KeychainError::Unavailable(format!("it did not answer within {} s; is it locked, waiting for its password", limit.as_secs())))
+    })
 }
 
 fn entry(account: &str) -> Result<keyring::Entry, KeychainError> {
@@ -49,6 +77,11 @@ struct Stored {
 
 /// The keys stored for `account`, if any.
 pub fn load(account: &str) -> Result<Option<LongTermKeys>, KeychainError> {
+    let account = account.to_owned();
+    bounded(move || load_now(&account))
+}
+
+fn load_now(account: &str) -> Result<Option<LongTermKeys>, KeychainError> {
     let text = match entry(account)?.get_password() {
         Ok(text) => Zeroizing::new(text),
         Err(keyring::Error::NoEntry) => return Ok(None),
@@ -62,11 +95,16 @@ pub fn load(account: &str) -> Result<Option<LongTermKeys>, KeychainError> {
 /// Stores `keys` for `account` (replacing what was there), then reads them back: the
 /// keys are stored only if the keychain returns exactly them.
 pub fn store(account: &str, keys: &LongTermKeys) -> Result<(), KeychainError> {
+    let (account, keys) = (account.to_owned(), keys.clone());
+    bounded(move || store_now(&account, &keys))
+}
+
+fn store_now(account: &str, keys: &LongTermKeys) -> Result<(), KeychainError> {
     let stored = Stored { aws_access_key_id: keys.access_key_id.clone(), aws_secret_access_key: keys.secret_access_key.expose().to_owned() };
     let text = Zeroizing::new(serde_json::to_string(&stored).expect("two strings serialise"));
     drop(Zeroizing::new(stored.aws_secret_access_key));
     entry(account)?.set_password(&text).map_err(unavailable)?;
-    match load(account)? {
+    match load_now(account)? {
         Some(back) if &back == keys => Ok(()),
         _ => Err(KeychainError::Unavailable("it did not return the keys just stored".into())),
     }
@@ -74,6 +112,11 @@ pub fn store(account: &str, keys: &LongTermKeys) -> Result<(), KeychainError> {
 
 /// Removes the keys of `account`; `false` if there were none.
 pub fn delete(account: &str) -> Result<bool, KeychainError> {
+    let account = account.to_owned();
+    bounded(move || delete_now(&account))
+}
+
+fn delete_now(account: &str) -> Result<bool, KeychainError> {
     match entry(account)?.delete_credential() {
         Ok(()) => Ok(true),
         Err(keyring::Error::NoEntry) => Ok(false),

@@ -230,27 +230,11 @@ impl Stack {
     pub fn keyring(&self) -> Keyring {
         let bus = desktop::Bus::start();
         let run = self.path("run");
-        let mut daemon = Command::new("gnome-keyring-daemon")
-            .args(["--foreground", "--unlock", "--components=secrets"])
-            .env("HOME", self.home.path())
-            .env("XDG_RUNTIME_DIR", &run)
-            .env("DBUS_SESSION_BUS_ADDRESS", &bus.address)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start gnome-keyring-daemon (package gnome-keyring)");
-        daemon.stdin.take().unwrap().write_all(b"test-login-password").unwrap();
         self.env.lock().unwrap().push(("DBUS_SESSION_BUS_ADDRESS".into(), bus.address.clone()));
+        let daemon = start_keyring_daemon(self.home.path(), &run, &bus, true);
         let keyring = Keyring { daemon, bus, home: self.home.path().to_owned(), run };
-        // Ready once it owns the Secret Service name (asking before that would make the
-        // bus start a second, locked daemon by activation) and stores an item.
+        // Ready once it stores an item.
         let start = Instant::now();
-        let dbus = zbus::blocking::fdo::DBusProxy::new(&keyring.bus.connect()).unwrap();
-        while !dbus.name_has_owner("org.freedesktop.secrets".try_into().unwrap()).unwrap() {
-            assert!(start.elapsed() < Duration::from_secs(20), "gnome-keyring-daemon did not take org.freedesktop.secrets in 20 s");
-            std::thread::sleep(Duration::from_millis(20));
-        }
         while !keyring.secret_tool_with(&["store", "--label=probe", "service", "mfa-tray-probe"], b"ready").status.success() {
             assert!(start.elapsed() < Duration::from_secs(20), "gnome-keyring-daemon did not answer in 20 s");
             std::thread::sleep(Duration::from_millis(50));
@@ -272,6 +256,39 @@ impl Drop for Stack {
         let _ = self.proxy.wait();
         let _ = self.moto.wait();
     }
+}
+
+/// Starts gnome-keyring-daemon on `bus` and waits until it owns the Secret Service name
+/// (asking before that would make the bus start a second daemon by activation). With
+/// `unlock` it creates or unlocks the login keyring with a password; without, the
+/// keyring stays locked, as after a login that did not unlock it.
+fn start_keyring_daemon(home: &Path, run: &Path, bus: &desktop::Bus, unlock: bool) -> Child {
+    let mut cmd = Command::new("gnome-keyring-daemon");
+    cmd.args(["--foreground", "--components=secrets"]);
+    if unlock {
+        cmd.arg("--unlock");
+    }
+    let mut daemon = cmd
+        .env("HOME", home)
+        .env("XDG_RUNTIME_DIR", run)
+        .env("DBUS_SESSION_BUS_ADDRESS", &bus.address)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start gnome-keyring-daemon (package gnome-keyring)");
+    let stdin = daemon.stdin.take().unwrap();
+    if unlock {
+        let mut stdin = stdin;
+        stdin.write_all(b"test-login-password").unwrap();
+    }
+    let start = Instant::now();
+    let dbus = zbus::blocking::fdo::DBusProxy::new(&bus.connect()).unwrap();
+    while !dbus.name_has_owner("org.freedesktop.secrets".try_into().unwrap()).unwrap() {
+        assert!(start.elapsed() < Duration::from_secs(20), "gnome-keyring-daemon did not take org.freedesktop.secrets in 20 s");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    daemon
 }
 
 /// GNOME Keyring on a private bus; killed with its bus when dropped.
@@ -302,6 +319,20 @@ impl Keyring {
             .expect("run secret-tool (package libsecret-tools)");
         child.stdin.take().unwrap().write_all(input).unwrap();
         child.wait_with_output().unwrap()
+    }
+
+    /// Restarts the daemon without unlocking: the login keyring is then locked, and
+    /// reading it needs a password prompt that a headless session cannot show.
+    pub fn restart_locked(&mut self) {
+        let _ = self.daemon.kill();
+        let _ = self.daemon.wait();
+        let dbus = zbus::blocking::fdo::DBusProxy::new(&self.bus.connect()).unwrap();
+        let start = Instant::now();
+        while dbus.name_has_owner("org.freedesktop.secrets".try_into().unwrap()).unwrap() {
+            assert!(start.elapsed() < Duration::from_secs(10), "the old daemon kept its name");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.daemon = start_keyring_daemon(&self.home, &self.run, &self.bus, false);
     }
 
     /// What the keychain holds for an mfa-tray account, as `secret-tool lookup` prints it.

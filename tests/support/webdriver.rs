@@ -102,6 +102,24 @@ impl Driver {
         call(&self.url, "POST", &format!("/session/{}/element/{id}/click", self.session), json!({}));
     }
 
+    /// The window as a PNG (WebDriver's screenshot, base64 in JSON).
+    pub fn screenshot(&self) -> Vec<u8> {
+        let b64 = call(&self.url, "GET", &format!("/session/{}/screenshot", self.session), Value::Null);
+        let text = b64.as_str().expect("a base64 screenshot").as_bytes();
+        let value = |c: u8| match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            _ => 63,
+        };
+        let digits: Vec<u8> = text.iter().copied().filter(|c| c.is_ascii_alphanumeric() || *c == b'+' || *c == b'/').map(value).collect();
+        digits.chunks(4).flat_map(|q| {
+            let n = q.iter().enumerate().fold(0u32, |n, (i, d)| n | (u32::from(*d) << (18 - 6 * i)));
+            [(n >> 16) as u8, (n >> 8) as u8, n as u8].into_iter().take(q.len() - 1)
+        }).collect()
+    }
+
     /// Runs an async script (the last argument is its callback) and returns its result.
     pub fn script_async(&self, js: &str) -> Value {
         call(&self.url, "POST", &format!("/session/{}/execute/async", self.session), json!({ "script": js, "args": [] }))
