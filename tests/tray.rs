@@ -36,6 +36,38 @@ fn start_tray_with_stderr(stack: &Stack, bus: &Bus, stderr: Stdio) -> App {
     App(cmd.spawn().expect("start the tray app"))
 }
 
+/// The command line of the tray's window process, once it has one.
+fn window_process(app: &App) -> String {
+    let pid = app.0.id();
+    desktop::wait_for(Duration::from_secs(10), "a window process", || {
+        // Children are listed under the thread that spawned them.
+        let tasks = fs::read_dir(format!("/proc/{pid}/task")).ok()?;
+        let children: String = tasks.filter_map(|t| fs::read_to_string(t.ok()?.path().join("children")).ok()).collect();
+        let child = children.split_whitespace().next()?.to_owned();
+        Some(fs::read_to_string(format!("/proc/{child}/cmdline")).ok()?.replace('\0', " "))
+    })
+}
+
+#[test]
+fn a_first_run_opens_the_window_on_adding_an_account() {
+    // An empty HOME: no ~/.aws at all.
+    let s = Stack::start();
+    let bus = Bus::start();
+    let (watcher, _w) = Watcher::serve(&bus);
+    let app = start_tray(&s, &bus);
+    let (item_bus, item_path) = watcher.item(Duration::from_secs(30));
+    let window = window_process(&app);
+    assert!(window.ends_with("mfa-tray-app --window account "), "{window:?}");
+    let conn = bus.connect();
+    let entries = desktop::wait_for(Duration::from_secs(15), "the first-run menu", || {
+        let (_, entries) = desktop::menu(&conn, &item_bus, &item_path);
+        entries.iter().any(|e| e.label == "Add your AWS account…").then_some(entries)
+    });
+    let labels: Vec<&str> = entries.iter().map(|e| e.label.as_str()).filter(|l| !l.is_empty()).collect();
+    assert_eq!(labels, ["No MFA session profile configured", "Add your AWS account…", "Refresh now", "Who am I / S3 buckets", "Settings…", "Quit"]);
+    assert!(!s.path(".aws").exists(), "a first run writes nothing by itself");
+}
+
 fn settings(stack: &Stack, toml: &str) {
     fs::create_dir_all(stack.path("mfa-tray-config")).unwrap();
     fs::write(stack.path("mfa-tray-config/settings.toml"), toml).unwrap();
@@ -83,7 +115,10 @@ fn the_menu_lists_roles_and_a_click_switches_the_active_role() {
     });
     let labels: Vec<&str> = entries.iter().map(|e| e.label.as_str()).filter(|l| !l.is_empty()).collect();
     assert!(labels[0].starts_with("MFA session corp: 12h"), "status line: {labels:?}");
-    assert_eq!(labels[1..], ["Enter MFA code…", "prod-admin", "short", "Refresh now", "Who am I / S3 buckets", "Settings…", "Quit"]);
+    assert_eq!(
+        labels[1..],
+        ["Enter MFA code…", "prod-admin", "short", "Refresh now", "Who am I / S3 buckets", "Move your keys to the keychain…", "Settings…", "Quit"]
+    );
     assert!(!entries.iter().find(|e| e.label.starts_with("MFA session")).unwrap().enabled, "the status line is not clickable");
     let admin = entries.iter().find(|e| e.label == "prod-admin").unwrap();
     assert_eq!(admin.toggle_state, Some(0));
@@ -113,14 +148,7 @@ fn the_menu_lists_roles_and_a_click_switches_the_active_role() {
     assert!(status.success(), "{status:?}");
     assert_eq!(watcher.0.lock().unwrap().len(), 1, "one tray icon, not two");
     // ... and the first one opened its window, in a window process of its own.
-    let pid = app.0.id();
-    let window = desktop::wait_for(Duration::from_secs(10), "a window process", || {
-        // Children are listed under the thread that spawned them.
-        let tasks = fs::read_dir(format!("/proc/{pid}/task")).ok()?;
-        let children: String = tasks.filter_map(|t| fs::read_to_string(t.ok()?.path().join("children")).ok()).collect();
-        let child = children.split_whitespace().next()?.to_owned();
-        Some(fs::read_to_string(format!("/proc/{child}/cmdline")).ok()?.replace('\0', " "))
-    });
+    let window = window_process(&app);
     assert!(window.ends_with("mfa-tray-app --window code "), "{window:?}");
 
     // "Quit" ends the app.

@@ -199,3 +199,28 @@ fn a_first_run_goes_from_nothing_to_an_active_role_in_the_window() {
     assert!(!text.contains(&id) && !text.contains(&secret), "no long-term key in the credentials file:\n{text}");
     assert_eq!(value(&text, "default", "mfa_tray_holds").as_deref(), Some("role prod-admin"));
 }
+
+/// Plain-text keys found: the Accounts view offers to move them, and one click does,
+/// with every other byte of the credentials file kept.
+#[test]
+fn plain_text_keys_are_moved_to_the_keychain_from_the_window() {
+    let s = Stack::start();
+    s.files(CREDENTIALS, CONFIG);
+    let kr = s.keyring();
+    let d = Driver::start(&s, &kr.bus, "account");
+    let offer = wait_for(Duration::from_secs(15), "the offer to move corp's keys", || {
+        d.script("const i = document.getElementById('imports'); return i.hidden ? '' : i.textContent").as_str().filter(|t| !t.is_empty()).map(str::to_owned)
+    });
+    assert!(offer.contains("corp: keys in ~/.aws/credentials"), "{offer}");
+    d.click("#import-corp");
+    let done = d.text("#role-done");
+    assert!(done.starts_with("The keys of corp are now in the OS keychain"), "{done}");
+    let expected = CREDENTIALS.replace("[corp-long-term]\naws_access_key_id = AKIAALICEEXAMPLE0001\naws_secret_access_key = alice/long/term/secret\n", "");
+    assert_eq!(s.credentials(), expected);
+    let stored = kr.lookup("corp").expect("keys in the keychain");
+    assert!(stored.contains("AKIAALICEEXAMPLE0001") && stored.contains("alice/long/term/secret"));
+    // The offer is gone, and the page never saw the secret.
+    wait_for(Duration::from_secs(10), "the offer to go", || (d.script("return document.getElementById('imports').hidden").as_bool() == Some(true)).then_some(()));
+    let page = d.script("return document.documentElement.outerHTML");
+    assert!(!page.as_str().unwrap().contains("alice/long/term/secret"));
+}
