@@ -31,11 +31,11 @@ On any error, no file is changed.";
 
 const SETUP: &str = "\
 Set-up:
-  mfa-tray keys add corp        your IAM user's keys into the OS keychain, its MFA device found
+  mfa-tray keys add corp    stores your IAM user's keys in the OS keychain, finds its MFA device
   mfa-tray role add admin --arn arn:aws:iam::111111111111:role/Admin --source corp
-Then: `mfa-tray login corp` writes [corp]; `mfa-tray assume admin` writes [default].
-Existing files work as they are: keys in [corp-long-term] of ~/.aws/credentials (`mfa-tray keys
-import corp` moves them to the keychain), mfa_serial in [profile corp] of ~/.aws/config.";
+Then `mfa-tray login corp` starts the MFA session in [corp]; `mfa-tray assume admin` writes [default].
+Keys already in [corp-long-term] of ~/.aws/credentials work as they are
+(`mfa-tray keys import corp` moves them to the keychain).";
 
 /// Type your AWS MFA code once; mfa-tray keeps temporary credentials in ~/.aws/credentials.
 #[derive(Debug, Parser)]
