@@ -25,9 +25,11 @@ Exit codes:
   1  unexpected internal error
   2  bad input: usage, MFA code format, unknown or misconfigured profile, duration out of range
   3  AWS refused: wrong or reused code, access denied, expired token, invalid keys
-  4  local file problem: unreadable, malformed, read-only, locked, or a section mfa-tray will not overwrite
+  4  local file or keychain problem: unreadable, malformed, read-only, locked, a section mfa-tray
+     will not overwrite, or no OS keychain
   5  network failure, or AWS throttling/unavailable (try again)
-On any error, no file is changed.";
+On any error, nothing is changed (for `keys`, the message says what was done before a
+later step failed).";
 
 const SETUP: &str = "\
 Set-up:
@@ -151,10 +153,13 @@ enum KeysCommand {
         /// The account
         name: String,
     },
-    /// Remove an account's keys from the OS keychain
+    /// Remove an account's keys from the OS keychain (for good: export them first to keep them)
     Remove {
         /// The account
         name: String,
+        /// Do not ask for confirmation (needed when not on a terminal)
+        #[arg(long)]
+        yes: bool,
     },
 }
 
@@ -333,7 +338,9 @@ async fn keys(engine: &Engine, command: KeysCommand, out: &Printer) -> Result<()
             };
             match code {
                 Some(code) => {
-                    let done = engine.login(&name, &code, None).await?;
+                    let done = engine.login(&name, &code, None).await.map_err(|e| {
+                        Error::new(e.kind, e.code, format!("account {name} was added, but logging in failed: {}. Try again with `mfa-tray login {name}`", e.message))
+                    })?;
                     println!("Logged in {name}: MFA session valid for {}.", out.until(done.expires));
                 }
                 None => println!("Next: `mfa-tray login {name}` with a code from {serial}."),
@@ -341,12 +348,22 @@ async fn keys(engine: &Engine, command: KeysCommand, out: &Printer) -> Result<()
         }
         KeysCommand::Import { name } => {
             engine.import_keys(&name)?;
-            println!("Moved the keys of {name} into the OS keychain and removed [{name}{}] from {} (the previous version is kept as {}).",
-                engine.settings.long_term_suffix, engine.files.credentials.display(), mfa_tray_core::file::backup_path(&engine.files.credentials).display());
+            println!(
+                "Moved the keys of {name} into the OS keychain and removed [{name}{}] from {}.",
+                engine.settings.long_term_suffix,
+                engine.files.credentials.display()
+            );
+            println!(
+                "Until mfa-tray next writes that file, its previous version (the keys included) stays in {}; delete it if you want them off the disk now.",
+                mfa_tray_core::file::backup_path(&engine.files.credentials).display()
+            );
         }
         KeysCommand::Export { name, to_file: _ } => {
-            engine.export_keys(&name)?;
+            let warning = engine.export_keys(&name)?;
             println!("Moved the keys of {name} from the OS keychain into [{name}{}] of {}.", engine.settings.long_term_suffix, engine.files.credentials.display());
+            if let Some(w) = warning {
+                eprintln!("mfa-tray: {w}");
+            }
         }
         KeysCommand::Rotate { name } => {
             let done = engine.rotate_keys(&name).await?;
@@ -356,12 +373,32 @@ async fn keys(engine: &Engine, command: KeysCommand, out: &Printer) -> Result<()
                 Some(why) => eprintln!("The old key {} could not be deleted ({why}); delete it in the IAM console.", done.old_key),
             }
         }
-        KeysCommand::Remove { name } => {
+        KeysCommand::Remove { name, yes } => {
+            if !yes {
+                confirm(&format!("Remove the keys of {name} from the OS keychain? They cannot be brought back (the key stays active in IAM; `mfa-tray keys export {name} --to-file` keeps a copy). Type the name to confirm: "), &name)?;
+            }
             engine.remove_keys(&name)?;
             println!("Removed the keys of {name} from the OS keychain. [{}] stays in {}; `mfa-tray keys add {name}` stores new keys.", profile_section(&name), engine.files.config.display());
         }
     }
     Ok(())
+}
+
+/// Asks the user on the terminal to type `expected`; refuses without a terminal.
+fn confirm(question: &str, expected: &str) -> Result<(), Error> {
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() {
+        return Err(Error::bad_input("needs_confirmation", "this cannot be undone: pass --yes to confirm"));
+    }
+    eprint!("{question}");
+    let _ = std::io::stderr().flush();
+    let mut line = String::new();
+    stdin.lock().read_line(&mut line).map_err(|e| Error::bad_input("needs_confirmation", e.to_string()))?;
+    if line.trim() == expected {
+        Ok(())
+    } else {
+        Err(Error::bad_input("needs_confirmation", "not confirmed; nothing was removed"))
+    }
 }
 
 fn profile_section(name: &str) -> String {

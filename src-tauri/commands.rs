@@ -264,13 +264,24 @@ pub fn add_account(state: State<'_, AppState>, mfa_serial: String) -> Result<Don
     })
 }
 
+/// Forgets an account being added (the page's Back): its keys leave this process.
+#[tauri::command]
+pub fn cancel_account(state: State<'_, AppState>) {
+    *lock(&state.new_account) = None;
+}
+
 /// Moves an account's keys from the credentials file into the keychain.
 #[tauri::command]
 pub fn import_keys(state: State<'_, AppState>, name: String) -> Result<String, UiError> {
     let engine = state.engine();
     engine.import_keys(&name)?;
     state.wake.notify_one();
-    Ok(format!("The keys of {name} are now in the OS keychain; [{name}{}] is gone from {}.", engine.settings.long_term_suffix, engine.files.credentials.display()))
+    Ok(format!(
+        "The keys of {name} are now in the OS keychain; [{name}{}] is gone from {}. Until mfa-tray next writes that file, its previous version (keys included) stays in {}.",
+        engine.settings.long_term_suffix,
+        engine.files.credentials.display(),
+        mfa_tray_core::file::backup_path(&engine.files.credentials).display()
+    ))
 }
 
 /// Writes a role profile into the config file.

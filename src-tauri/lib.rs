@@ -104,6 +104,7 @@ pub fn run_window(args: WindowArgs) -> ExitCode {
             commands::save_settings,
             commands::check_account,
             commands::add_account,
+            commands::cancel_account,
             commands::import_keys,
             commands::add_role,
             commands::close_window,

@@ -173,7 +173,9 @@ fn import_moves_keys_into_the_keychain_and_export_moves_them_back() {
     let original = CREDENTIALS.replace("AKIAALICEEXAMPLE0001", &id).replace("alice/long/term/secret", &secret);
     s.files(&original, CONFIG);
 
-    s.run(&["keys", "import", "corp"]).ok();
+    let run = s.run(&["keys", "import", "corp"]);
+    run.ok();
+    assert!(run.stdout.contains("its previous version (the keys included) stays in"), "says where the old copy is: {run:#?}");
     assert_eq!(stored(&kr, "corp"), Some((id.clone(), secret.clone())));
     // The one deletion: exactly the section, every other byte kept; the old file kept aside.
     let expected = original.replace(&format!("[corp-long-term]\naws_access_key_id = {id}\naws_secret_access_key = {secret}\n"), "");
@@ -194,7 +196,10 @@ fn import_moves_keys_into_the_keychain_and_export_moves_them_back() {
     assert_eq!(kr.lookup("corp"), None);
     assert_eq!(value(&s.credentials(), "corp-long-term", "aws_secret_access_key").as_deref(), Some(secret.as_str()));
     assert!(read(&s, ".aws/config").unwrap().contains("mfa_tray_keys = file\n"));
-    s.run(&["login", "corp", "--code", &s.code(-1)]).ok();
+    // The keys in the file sign requests (moto checks; no third code needed).
+    let run = s.run(&["whoami", "--profile", "corp-long-term"]);
+    run.ok();
+    assert!(run.stdout.contains("user/alice"), "{run:#?}");
 }
 
 #[test]
@@ -239,19 +244,25 @@ fn rotate_replaces_the_key_in_aws_and_where_it_was_stored() {
 fn removed_keys_are_gone_and_login_says_how_to_add_them() {
     let (s, id, secret) = aws_with_alice(0, |_| {});
     let kr = s.keyring();
-    run_with(&s, &["keys", "add", "corp"], &format!("{id}\n{secret}\n")).ok();
+    run_with(&s, &["keys", "add", "corp", "--code", &s.code(0)], &format!("{id}\n{secret}\n")).ok();
     assert!(kr.lookup("corp").is_some());
-    s.run(&["keys", "remove", "corp"]).ok();
+    // Irreversible, so confirmed: without a terminal only --yes does.
+    s.run(&["keys", "remove", "corp"]).fails(2, "pass --yes");
+    assert!(kr.lookup("corp").is_some());
+    s.run(&["keys", "remove", "corp", "--yes"]).ok();
     assert_eq!(kr.lookup("corp"), None);
-    s.run(&["login", "corp", "--code", &s.code(0)]).fails(2, "keys add corp");
-    s.run(&["keys", "remove", "corp"]).fails(2, "no keys for corp");
-    // The account can be given keys again under its name.
+    s.run(&["login", "corp", "--code", &s.code(1)]).fails(2, "keys add corp");
+    s.run(&["keys", "remove", "corp", "--yes"]).fails(2, "no keys for corp");
+    // The account, which has logged in ([corp] holds its session), gets keys again.
+    let session = value(&s.credentials(), "corp", "mfa_tray_holds");
+    assert_eq!(session.as_deref(), Some("mfa-session corp"));
     run_with(&s, &["keys", "add", "corp"], &format!("{id}\n{secret}\n")).ok();
-    s.run(&["login", "corp", "--code", &s.code(0)]).ok();
+    // Step +1 was never sent (that login stopped before STS), and is not older than step 0.
+    s.run(&["login", "corp", "--code", &s.code(1)]).ok();
     // Keys in the file are the user's to delete.
     s.files(CREDENTIALS, CONFIG);
     let before = s.credentials_bytes();
-    s.run(&["keys", "remove", "corp"]).fails(2, "does not delete from that file");
+    s.run(&["keys", "remove", "corp", "--yes"]).fails(2, "does not delete from that file");
     assert_eq!(s.credentials_bytes(), before);
     let _ = section(&s.credentials(), "corp-long-term");
 }
@@ -269,15 +280,16 @@ fn a_locked_keychain_is_reported_and_nothing_changes() {
     // and mfa-tray gives up after MFA_TRAY_KEYCHAIN_TIMEOUT (a minute by default).
     s.env.lock().unwrap().push(("MFA_TRAY_KEYCHAIN_TIMEOUT".into(), "3".into()));
     let started = std::time::Instant::now();
+    let expected = if std::env::var_os("DISPLAY").is_some() {
+        "corp: the OS keychain did not answer within 3 s (is it locked, waiting for its password?)"
+    } else {
+        "corp: the OS keychain is not available (SS error: prompt dismissed). Unlock it"
+    };
     let run = s.run(&["login", "corp", "--code", &s.code(0)]);
-    run.fails(4, "the OS keychain is not available (");
-    assert!(run.stderr.contains("Unlock it"), "{run:#?}");
-    if std::env::var_os("DISPLAY").is_some() {
-        assert!(run.stderr.contains("did not answer within 3 s; is it locked"), "{run:#?}");
-    }
+    run.fails(4, expected);
     assert!(started.elapsed() < std::time::Duration::from_secs(15), "gave up in time");
     assert_eq!(read(&s, ".aws/credentials"), None, "nothing written");
     let run = run_with(&s, &["keys", "add", "other"], &format!("{id}\n{secret}\n"));
-    run.fails(4, "the OS keychain is not available (");
+    run.fails(4, "or keep the keys in the credentials file with --store file");
     assert_eq!(fs::read(s.path(".aws/config")).unwrap(), config);
 }

@@ -163,6 +163,14 @@ fn a_first_run_goes_from_nothing_to_an_active_role_in_the_window() {
     // Sent once: the field is empty and the page holds the secret nowhere.
     let page = d.script("return document.documentElement.outerHTML + [...document.querySelectorAll('input')].map(i => i.value).join(' ')");
     assert!(!page.as_str().unwrap().contains(&secret), "the page still holds the secret");
+    // Back: the app forgets the keys, and the form asks for the secret again.
+    d.click("#a-back");
+    let reply = invoke(&d, "add_account", json!({ "mfaSerial": SERIAL }));
+    assert!(reply.contains("check the keys first"), "{reply}");
+    assert_eq!(kr.lookup("work"), None);
+    d.type_into("#a-secret", &secret);
+    d.click("#a-check");
+    wait_for(Duration::from_secs(15), "the device form again", || (d.script("return document.getElementById('device-form').hidden").as_bool() == Some(false)).then_some(()));
     d.click("#a-add");
 
     // Straight to the code, for the new account.

@@ -370,6 +370,15 @@ $("account-form").addEventListener("submit", (e) => { e.preventDefault(); checkA
 $("device-form").addEventListener("submit", (e) => { e.preventDefault(); addAccount(); });
 $("a-device").addEventListener("change", () => { $("a-serial").hidden = $("a-device").value !== ""; });
 $("role-form").addEventListener("submit", (e) => { e.preventDefault(); addRole(); });
+// Back: the app forgets the keys; the form asks for them again.
+function backToKeys() {
+  invoke("cancel_account").catch(() => {});
+  $("device-form").hidden = true;
+  $("account-form").hidden = false;
+  $("account-error").hidden = true;
+}
+$("a-back").addEventListener("click", () => { backToKeys(); $("a-secret").focus(); });
+window.addEventListener("hashchange", () => { if (!$("device-form").hidden && viewFromHash() !== "account") backToKeys(); });
 
 $("code").addEventListener("input", () => {
   // Digits only; a pasted "123 456" becomes "123456" and submits.

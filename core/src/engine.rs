@@ -552,7 +552,8 @@ impl Engine {
 
 /// A keychain failure as an engine error.
 pub fn keychain_error(account: &str, e: KeychainError) -> Error {
-    Error::new(ErrorKind::LocalFile, "keychain", format!("{account}: {e}"))
+    let code = if matches!(e, KeychainError::TimedOut(_)) { "keychain_timeout" } else { "keychain" };
+    Error::new(ErrorKind::LocalFile, code, format!("{account}: {e}"))
 }
 
 enum Usable {

@@ -27,11 +27,17 @@ pub const SERVICE: &str = "mfa-tray";
 pub enum KeychainError {
     /// No keychain answers (no Secret Service on the session bus, say), or it is locked
     /// and was not unlocked.
-    #[error("the OS keychain is not available ({0}). Unlock it or start one (GNOME Keyring, KWallet, KeePassXC), or keep the keys in the credentials file with --store file")]
+    #[error("the OS keychain is not available ({0}). Unlock it, or start one (GNOME Keyring, KWallet, KeePassXC)")]
     Unavailable(String),
+    /// The keychain did not answer in time: it may still do what it was asked.
+    #[error("the OS keychain did not answer within {0} s (is it locked, waiting for its password?); whether it did what was asked is not known")]
+    TimedOut(u64),
     /// The item exists but does not hold what mfa-tray stored.
     #[error("the keychain item for {0} (service mfa-tray) is not one mfa-tray wrote; remove it with your keychain's tool, then add the account again")]
     Garbled(String),
+    /// More than one item matches (another program added one with the same attributes).
+    #[error("the keychain holds several items for {0} (service mfa-tray); remove the extras with your keychain's tool")]
+    Ambiguous(String),
 }
 
 /// How long a keychain call may take, unlock prompt included.
@@ -50,9 +56,7 @@ fn bounded<T: Send + 'static>(call: impl FnOnce() -> Result<T, KeychainError> + 
         })
         .map_err(|e| KeychainError::Unavailable(e.to_string()))?;
     let limit = timeout();
-    rx.recv_timeout(limit).unwrap_or_else(|_| {
-        Err(KeychainError::Unavailable(format!("it did not answer within {} s; is it locked, waiting for its password", limit.as_secs())))
-    })
+    rx.recv_timeout(limit).unwrap_or(Err(KeychainError::TimedOut(limit.as_secs())))
 }
 
 fn entry(account: &str) -> Result<keyring::Entry, KeychainError> {
@@ -71,6 +75,10 @@ fn unavailable(e: keyring::Error) -> KeychainError {
 
 #[derive(serde::Serialize, serde::Deserialize)]
 struct Stored {
+    /// The account, checked on reading: some keychains (Windows') match names without
+    /// regard to case, and `Corp` must not read or remove the keys of `corp`.
+    #[serde(default)]
+    account: Option<String>,
     aws_access_key_id: String,
     aws_secret_access_key: String,
 }
@@ -85,11 +93,23 @@ fn load_now(account: &str) -> Result<Option<LongTermKeys>, KeychainError> {
     let text = match entry(account)?.get_password() {
         Ok(text) => Zeroizing::new(text),
         Err(keyring::Error::NoEntry) => return Ok(None),
+        Err(keyring::Error::Ambiguous(_)) => return Err(KeychainError::Ambiguous(account.to_owned())),
         Err(e) => return Err(unavailable(e)),
     };
-    let stored: Stored = serde_json::from_str(&text).map_err(|_| KeychainError::Garbled(account.to_owned()))?;
+    let garbled = || KeychainError::Garbled(account.to_owned());
+    let stored: Stored = serde_json::from_str(&text).map_err(|_| garbled())?;
+    if stored.account.as_deref().is_some_and(|a| a != account) {
+        return Ok(None);
+    }
     // The secret moves into a Secret, which wipes it when dropped.
-    Ok(Some(LongTermKeys { access_key_id: stored.aws_access_key_id, secret_access_key: Secret::new(stored.aws_secret_access_key) }))
+    let keys = LongTermKeys { access_key_id: stored.aws_access_key_id, secret_access_key: Secret::new(stored.aws_secret_access_key) };
+    // Whatever else put an item here, only the shape of keys goes further.
+    let id_ok = (16..=128).contains(&keys.access_key_id.len()) && keys.access_key_id.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
+    let secret = keys.secret_access_key.expose();
+    if !id_ok || !(16..=128).contains(&secret.len()) || !secret.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(garbled());
+    }
+    Ok(Some(keys))
 }
 
 /// Stores `keys` for `account` (replacing what was there), then reads them back: the
@@ -100,7 +120,11 @@ pub fn store(account: &str, keys: &LongTermKeys) -> Result<(), KeychainError> {
 }
 
 fn store_now(account: &str, keys: &LongTermKeys) -> Result<(), KeychainError> {
-    let stored = Stored { aws_access_key_id: keys.access_key_id.clone(), aws_secret_access_key: keys.secret_access_key.expose().to_owned() };
+    let stored = Stored {
+        account: Some(account.to_owned()),
+        aws_access_key_id: keys.access_key_id.clone(),
+        aws_secret_access_key: keys.secret_access_key.expose().to_owned(),
+    };
     let text = Zeroizing::new(serde_json::to_string(&stored).expect("two strings serialise"));
     drop(Zeroizing::new(stored.aws_secret_access_key));
     entry(account)?.set_password(&text).map_err(unavailable)?;
@@ -117,6 +141,10 @@ pub fn delete(account: &str) -> Result<bool, KeychainError> {
 }
 
 fn delete_now(account: &str) -> Result<bool, KeychainError> {
+    // Only this account's item (see `Stored::account`); a garbled one may go.
+    if let Ok(None) = load_now(account) {
+        return Ok(false);
+    }
     match entry(account)?.delete_credential() {
         Ok(()) => Ok(true),
         Err(keyring::Error::NoEntry) => Ok(false),

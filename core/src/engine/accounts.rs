@@ -11,7 +11,7 @@
 use std::time::Duration;
 
 use crate::aws::{Iam, Identity, Signer, Sts};
-use crate::credentials::{LongTermKeys, SectionState};
+use crate::credentials::{Holds, LongTermKeys, SectionState};
 use crate::error::{Error, ErrorKind};
 use crate::file::{self, FileError};
 use crate::ini::{check_section_name, Document};
@@ -138,7 +138,10 @@ impl Engine {
         if config_profiles(&snap.config).iter().any(|(n, _)| n == name) && !rekey {
             return taken(format!("[{}] in {}", config_section(&snap.config, name), snap.files.config.display()));
         }
-        if snap.credentials.has_section(name) {
+        // Re-keying an account that has logged in: its MFA session's section is mfa-tray's.
+        let own_session = rekey
+            && matches!(SectionState::of(&snap.credentials, name), SectionState::Managed(m) if m.holds == Holds::Session(name.to_owned()));
+        if snap.credentials.has_section(name) && !own_session {
             return taken(format!("[{name}] in {}", snap.files.credentials.display()));
         }
         let in_keychain = match (account, keychain::load(name)) {
@@ -146,7 +149,7 @@ impl Engine {
             (Some(_), Ok(found)) => found.is_some(),
             // Keys bound for the file do not need the keychain.
             (Some(KeyStore::File), Err(_)) => false,
-            (Some(KeyStore::Keychain), Err(e)) => return Err(keychain_error(name, e)),
+            (Some(KeyStore::Keychain), Err(e)) => return Err(offer_file(keychain_error(name, e))),
         };
         if in_keychain {
             return taken(format!("the keychain holds keys for it (`mfa-tray keys remove {name}` removes them)"));
@@ -205,7 +208,7 @@ impl Engine {
             self.try_edit(&self.files.credentials, &snap.credentials, |doc| doc.set(&long_term, &key_entries(keys)))?;
         }
         match store {
-            KeyStore::Keychain => keychain::store(name, keys).map_err(|e| keychain_error(name, e))?,
+            KeyStore::Keychain => keychain::store(name, keys).map_err(|e| offer_file(keychain_error(name, e)))?,
             KeyStore::File => self.write_new_keys(&long_term, keys)?,
         }
         let written = file::update(&self.files.config, self.settings.lock_timeout, |doc| {
@@ -257,10 +260,24 @@ impl Engine {
         }
         self.try_edit(&self.files.config, &snap.config, |doc| doc.set(&config_section, &entries))?;
         self.try_edit(&self.files.credentials, &snap.credentials, |doc| doc.remove_section(&section).map(|_| ()))?;
+        let before = keychain::load(name).map_err(|e| keychain_error(name, e))?;
+        if before.as_ref().is_some_and(|k| *k != keys) {
+            return Err(Error::bad_input(
+                "name_taken",
+                format!("the keychain already holds other keys for {name}; `mfa-tray keys remove {name}` removes them, then import again"),
+            ));
+        }
         keychain::store(name, &keys).map_err(|e| keychain_error(name, e))?;
-        file::update(&self.files.config, self.settings.lock_timeout, |doc| {
+        let told = file::update(&self.files.config, self.settings.lock_timeout, |doc| {
             doc.set(&config_section, &entries).map_err(|source| FileError::Edit { path: self.files.config.clone(), source })
-        })?;
+        });
+        if let Err(e) = told {
+            // The keys stay where they were; the copy in the keychain goes again.
+            if before.is_none() {
+                let _ = keychain::delete(name);
+            }
+            return Err(e.into());
+        }
         self.remove_long_term(&section, &keys).map_err(|e| {
             Error::new(
                 e.kind,
@@ -271,7 +288,8 @@ impl Engine {
     }
 
     /// Moves account `name`'s keys from the keychain back into `[NAME-long-term]`.
-    pub fn export_keys(&self, name: &str) -> Result<(), Error> {
+    /// Returns a warning if all is done but the keychain's copy could not be removed.
+    pub fn export_keys(&self, name: &str) -> Result<Option<String>, Error> {
         let snap = self.snapshot()?;
         let p = snap.session_profile(name)?;
         if p.keys != KeyStore::Keychain {
@@ -295,12 +313,14 @@ impl Engine {
         file::update(&self.files.config, self.settings.lock_timeout, |doc| {
             doc.set(&config_section, &entries).map_err(|source| FileError::Edit { path: self.files.config.clone(), source })
         })?;
-        keychain::delete(name).map_err(|e| keychain_error(name, e))?;
-        Ok(())
+        Ok(keychain::delete(name).err().map(|e| {
+            format!("the keys are in the file now and mfa-tray uses them from there, but their copy in the keychain stays ({}); `mfa-tray keys remove {name}` removes it", keychain_error(name, e).message)
+        }))
     }
 
-    /// Removes account `name`'s keys from the keychain. Keys in the credentials file are
-    /// the user's to delete: mfa-tray says where they are instead.
+    /// Removes account `name`'s keys from the keychain: those of an account whose
+    /// profile says they are there, or left there with no profile at all. Keys in the
+    /// credentials file are the user's to delete: mfa-tray says where they are instead.
     pub fn remove_keys(&self, name: &str) -> Result<(), Error> {
         let snap = self.snapshot()?;
         if let Some(p) = snap.profiles.session(name) {
@@ -310,6 +330,8 @@ impl Engine {
                     format!("the keys of {name} are in [{}] of {}; mfa-tray does not delete from that file: delete the section yourself", p.long_term_section, self.files.credentials.display()),
                 ));
             }
+        } else if config_profiles(&snap.config).iter().any(|(n, _)| n == name) {
+            return Err(Error::bad_input("not_an_account", format!("{name} is not an account whose keys mfa-tray keeps (see `mfa-tray status`)")));
         }
         match keychain::delete(name).map_err(|e| keychain_error(name, e))? {
             true => Ok(()),
@@ -356,8 +378,17 @@ impl Engine {
             KeyStore::Keychain => keychain::store(name, &new).map_err(|e| keychain_error(name, e)),
             KeyStore::File => self.replace_keys(&p.long_term_section, &old, &new),
         };
-        if let Err(e) = stored {
-            return Err(take_back(e, &who, &old, &new, &endpoints).await);
+        match stored {
+            Ok(()) => {}
+            // The keychain may still store the new key: both stay active, and the user is told.
+            Err(e) if e.code == "keychain_timeout" => {
+                return Err(Error::new(
+                    e.kind,
+                    e.code,
+                    format!("{}. Both keys stay active in IAM: the new {} (in the keychain if it finished) and the old {}; check with `mfa-tray whoami --profile {name}` after a login, then delete the one not in use in the IAM console", e.message, new.access_key_id, old.access_key_id),
+                ))
+            }
+            Err(e) => return Err(take_back(e, &who, &old, &new, &endpoints).await),
         }
         let old_key_left = Iam::new(Signer::LongTerm(&new), &endpoints).delete_access_key(who.user_name(), &old.access_key_id).await.err().map(|e| e.to_string());
         Ok(Rotated { new_key: new.access_key_id.clone(), old_key: old.access_key_id.clone(), old_key_left })
@@ -465,6 +496,11 @@ async fn take_back(why: Error, who: &Identity, old: &LongTermKeys, new: &LongTer
         Err(e) => format!("the new key {} could not be deleted again ({e}); delete it in the IAM console", new.access_key_id),
     };
     Error::new(why.kind, why.code, format!("{}; {tail}", why.message))
+}
+
+/// A keychain failure while adding an account: the file is the alternative.
+fn offer_file(e: Error) -> Error {
+    Error::new(e.kind, e.code, format!("{}; or keep the keys in the credentials file with --store file", e.message))
 }
 
 fn key_entries(keys: &LongTermKeys) -> [(&str, &str); 2] {
