@@ -293,3 +293,28 @@ fn a_locked_keychain_is_reported_and_nothing_changes() {
     run.fails(4, "or keep the keys in the credentials file with --store file");
     assert_eq!(fs::read(s.path(".aws/config")).unwrap(), config);
 }
+
+#[test]
+fn keychain_items_mfa_tray_did_not_write_are_refused() {
+    let (s, id, secret) = aws_with_alice(0, |_| {});
+    let kr = s.keyring();
+    run_with(&s, &["keys", "add", "corp"], &format!("{id}\n{secret}\n")).ok();
+    let before = s.credentials_bytes_or_empty();
+    // A second item that matches the same search, as another program could add (an
+    // extra attribute makes it a second item rather than a replacement).
+    let plant = |secret_text: &[u8]| {
+        let attributes = ["store", "--label=planted", "service", "mfa-tray", "username", "corp", "target", "default", "application", "planted"];
+        let out = kr.secret_tool_with(&attributes, secret_text);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    };
+    plant(b"{\"aws_access_key_id\":\"AKIAPLANTED000000000\",\"aws_secret_access_key\":\"planted-secret-0000000\"}");
+    s.run(&["login", "corp", "--code", &s.code(0)]).fails(4, "several items for corp");
+    // Only the planted one, and it is not keys: refused, and nothing of it is shown.
+    s.run(&["keys", "remove", "corp", "--yes"]).fails(4, "several items");
+    kr.secret_tool(&["clear", "service", "mfa-tray", "username", "corp"]);
+    plant(b"AKIA\n[evil]\nx = 1");
+    let run = s.run(&["login", "corp", "--code", &s.code(0)]);
+    run.fails(4, "is not one mfa-tray wrote");
+    assert!(!run.stderr.contains("evil"), "{run:#?}");
+    assert_eq!(s.credentials_bytes_or_empty(), before, "nothing written");
+}

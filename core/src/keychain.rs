@@ -63,6 +63,14 @@ fn entry(account: &str) -> Result<keyring::Entry, KeychainError> {
     keyring::Entry::new(SERVICE, account).map_err(unavailable)
 }
 
+/// A keyring failure for `account`'s item.
+fn failed(account: &str, e: keyring::Error) -> KeychainError {
+    match e {
+        keyring::Error::Ambiguous(_) => KeychainError::Ambiguous(account.to_owned()),
+        other => unavailable(other),
+    }
+}
+
 fn unavailable(e: keyring::Error) -> KeychainError {
     // The keyring's messages name the platform's failure (a D-Bus error, a locked
     // collection); they never carry the secret.
@@ -93,8 +101,7 @@ fn load_now(account: &str) -> Result<Option<LongTermKeys>, KeychainError> {
     let text = match entry(account)?.get_password() {
         Ok(text) => Zeroizing::new(text),
         Err(keyring::Error::NoEntry) => return Ok(None),
-        Err(keyring::Error::Ambiguous(_)) => return Err(KeychainError::Ambiguous(account.to_owned())),
-        Err(e) => return Err(unavailable(e)),
+        Err(e) => return Err(failed(account, e)),
     };
     let garbled = || KeychainError::Garbled(account.to_owned());
     let stored: Stored = serde_json::from_str(&text).map_err(|_| garbled())?;
@@ -127,7 +134,7 @@ fn store_now(account: &str, keys: &LongTermKeys) -> Result<(), KeychainError> {
     };
     let text = Zeroizing::new(serde_json::to_string(&stored).expect("two strings serialise"));
     drop(Zeroizing::new(stored.aws_secret_access_key));
-    entry(account)?.set_password(&text).map_err(unavailable)?;
+    entry(account)?.set_password(&text).map_err(|e| failed(account, e))?;
     match load_now(account)? {
         Some(back) if &back == keys => Ok(()),
         _ => Err(KeychainError::Unavailable("it did not return the keys just stored".into())),
@@ -148,6 +155,6 @@ fn delete_now(account: &str) -> Result<bool, KeychainError> {
     match entry(account)?.delete_credential() {
         Ok(()) => Ok(true),
         Err(keyring::Error::NoEntry) => Ok(false),
-        Err(e) => Err(unavailable(e)),
+        Err(e) => Err(failed(account, e)),
     }
 }

@@ -148,6 +148,11 @@ impl Stack {
         std::fs::read_to_string(self.path(".aws/credentials")).unwrap()
     }
 
+    /// The credentials file's bytes, empty if there is none.
+    pub fn credentials_bytes_or_empty(&self) -> Vec<u8> {
+        std::fs::read(self.path(".aws/credentials")).unwrap_or_default()
+    }
+
     pub fn credentials_bytes(&self) -> Vec<u8> {
         std::fs::read(self.path(".aws/credentials")).unwrap()
     }
