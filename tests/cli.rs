@@ -36,10 +36,14 @@ fn login_writes_the_session_and_nothing_else() {
     let lines: Vec<&str> = added.lines().collect();
     assert_eq!(lines[..2], ["", "[corp]"]);
     let keys: Vec<&str> = lines[2..].iter().map(|l| l.split(" = ").next().unwrap()).collect();
-    assert_eq!(keys, ["aws_access_key_id", "aws_secret_access_key", "aws_session_token", "mfa_tray_holds", "mfa_tray_expiration"]);
+    assert_eq!(keys, ["aws_access_key_id", "aws_secret_access_key", "aws_session_token", "mfa_tray_holds", "mfa_tray_expiration", "x_security_token_expires"]);
     let text = s.credentials();
     assert_eq!(value(&text, "corp", "mfa_tray_holds").as_deref(), Some("mfa-session corp"));
     assert!(!value(&text, "corp", "aws_session_token").unwrap().is_empty());
+    // The expiry for shell prompts: the same instant, RFC 3339 as starship parses it.
+    let expires = value(&text, "corp", "mfa_tray_expiration").unwrap();
+    assert_eq!(value(&text, "corp", "x_security_token_expires"), Some(expires.clone()));
+    assert!(mfa_tray_core::credentials::parse_time(&expires).is_some_and(|t| t > time::OffsetDateTime::now_utc()), "{expires}");
     assert_eq!(fs::metadata(s.path(".aws/credentials")).unwrap().permissions().mode() & 0o777, 0o600);
     assert_eq!(actions(&s), ["GetSessionToken 200"]);
     let log = &s.proxy_log()[0];

@@ -19,6 +19,9 @@ use crate::secret::Secret;
 pub const HOLDS_KEY: &str = "mfa_tray_holds";
 /// When the credentials in a managed section expire.
 pub const EXPIRES_KEY: &str = "mfa_tray_expiration";
+/// The same instant under the key shell prompts already read (saml2aws's; starship's AWS
+/// module shows the countdown from it). Written, never read back.
+pub const PROMPT_EXPIRES_KEY: &str = "x_security_token_expires";
 
 const ACCESS_KEY: &str = "aws_access_key_id";
 const SECRET_KEY: &str = "aws_secret_access_key";
@@ -186,6 +189,7 @@ pub fn write_temp(doc: &mut Document, section: &str, creds: &TempCredentials, ho
             (TOKEN_KEY, creds.session_token.expose()),
             (HOLDS_KEY, &holds),
             (EXPIRES_KEY, &expires),
+            (PROMPT_EXPIRES_KEY, &expires),
         ],
     )
 }
@@ -221,7 +225,7 @@ mod tests {
         write_temp(&mut doc, "corp", &creds(), &Holds::Session("corp".into())).unwrap();
         write_temp(&mut doc, "default", &creds(), &Holds::Role("prod-admin".into())).unwrap();
         let text = String::from_utf8(doc.to_bytes()).unwrap();
-        assert!(text.ends_with("[default]\naws_access_key_id = ASIA1\naws_secret_access_key = s3cr3t\naws_session_token = tok\nmfa_tray_holds = role prod-admin\nmfa_tray_expiration = 2026-11-28T13:24:45Z\n"), "{text}");
+        assert!(text.ends_with("[default]\naws_access_key_id = ASIA1\naws_secret_access_key = s3cr3t\naws_session_token = tok\nmfa_tray_holds = role prod-admin\nmfa_tray_expiration = 2026-11-28T13:24:45Z\nx_security_token_expires = 2026-11-28T13:24:45Z\n"), "{text}");
         let managed = managed_sections(&doc);
         assert_eq!(managed.len(), 2);
         assert_eq!(managed[0].holds, Holds::Session("corp".into()));
