@@ -60,6 +60,11 @@ async fn tick<R: Runtime>(app: &AppHandle<R>) -> OffsetDateTime {
             return now + mfa_tray_core::schedule::MAX_SLEEP;
         }
     };
+    // A session logged in again by itself has no expiry to announce: look again.
+    let snap = match engine.settings.auto_login && auto_login(app, &snap, now).await {
+        true => engine.snapshot().unwrap_or(snap),
+        false => snap,
+    };
     let due = lock(&state.scheduler).tick(now, &Observed::from_snapshot(&snap));
     for alert in &due.alerts {
         crate::notifier::alert(app, alert);
@@ -78,6 +83,62 @@ async fn tick<R: Runtime>(app: &AppHandle<R>) -> OffsetDateTime {
     }
     crate::tray::refresh(app);
     due.next.unwrap_or(now + mfa_tray_core::schedule::MAX_SLEEP)
+}
+
+/// With `auto_login` on: logs in again, with its `mfa_process`, every MFA session that
+/// was logged in and is within the first notification lead of its end (or past it). A
+/// failed attempt is notified and tried again at most every ten minutes.
+async fn auto_login<R: Runtime>(app: &AppHandle<R>, snap: &mfa_tray_core::Snapshot, now: OffsetDateTime) -> bool {
+    let state = app.state::<AppState>();
+    let lead = snap.settings.notify_before.first().copied().unwrap_or(std::time::Duration::from_secs(15 * 60));
+    let managed = mfa_tray_core::credentials::managed_sections(&snap.credentials);
+    let mut any = false;
+    for p in &snap.profiles.sessions {
+        let Some(process) = &p.mfa_process else { continue };
+        let held = managed.iter().find(|m| m.holds == mfa_tray_core::credentials::Holds::Session(p.name.clone()));
+        let Some(session) = held else { continue };
+        if session.expires - now > lead {
+            continue;
+        }
+        {
+            let mut tried = lock(&state.auto_login_tried);
+            if tried.get(&p.name).is_some_and(|t| now - *t < time::Duration::minutes(10)) {
+                continue;
+            }
+            tried.insert(p.name.clone(), now);
+        }
+        any |= login_with_process(app, &p.name, process).await;
+    }
+    any
+}
+
+/// Logs `profile` in with a code from `process`, and says how it went; `true` if it did.
+pub async fn login_with_process<R: Runtime>(app: &AppHandle<R>, profile: &str, process: &str) -> bool {
+    let state = app.state::<AppState>();
+    let code = {
+        let (profile, process) = (profile.to_owned(), process.to_owned());
+        tokio::task::spawn_blocking(move || mfa_tray_core::mfa_process::code(&profile, &process)).await
+    };
+    let result = match code {
+        Ok(Ok(code)) => state.engine().login(profile, &code, None).await,
+        Ok(Err(e)) => Err(e),
+        Err(e) => Err(mfa_tray_core::Error::bad_input("mfa_process", e.to_string())),
+    };
+    let done = match result {
+        Ok(done) => {
+            lock(&state.auto_login_tried).remove(profile);
+            let until = mfa_tray_core::credentials::format_time(done.expires);
+            crate::notifier::info(app, &format!("Logged in {profile}"), &format!("With the code from its mfa_process; the MFA session is valid until {until}."));
+            true
+        }
+        Err(e) => {
+            crate::notifier::error(app, &format!("Could not log in {profile}"), &e.message);
+            false
+        }
+    };
+    crate::tray::refresh(app);
+    state.wake.notify_one();
+    done
 }
 
 /// "Refresh now": re-assumes every managed role, reporting failures as notifications.

@@ -57,7 +57,7 @@ enum Command {
         json: bool,
     },
     /// Start an MFA session: GetSessionToken with your code, written to [PROFILE]
-    #[command(after_help = "Without --code, the code is asked for on the terminal (or read from standard input).")]
+    #[command(after_help = "Without --code, the code comes from the profile's mfa_process (a command that prints it), else it is\nasked for on the terminal (or read from standard input).")]
     Login {
         /// An MFA session profile (it has mfa_serial and keys in [PROFILE-long-term])
         profile: String,
@@ -254,8 +254,12 @@ async fn execute(command: Command, out: &Printer) -> Result<ExitCode, Error> {
             let code = match code {
                 Some(c) => c,
                 None => {
-                    let serial = engine.snapshot()?.profiles.session(&profile).map(|p| p.mfa_serial.to_string());
-                    ask_code(&profile, serial.as_deref().unwrap_or("your MFA device"))?
+                    let snap = engine.snapshot()?;
+                    let p = snap.profiles.session(&profile);
+                    match p.and_then(|p| p.mfa_process.as_deref()) {
+                        Some(command) => code_from(&profile, command)?,
+                        None => ask_code(&profile, &p.map_or("your MFA device".to_owned(), |p| p.mfa_serial.to_string()))?,
+                    }
                 }
             };
             let done = engine.login(&profile, &code, duration).await?;
@@ -267,7 +271,11 @@ async fn execute(command: Command, out: &Printer) -> Result<ExitCode, Error> {
             let plan = engine.plan(&engine.snapshot()?, &role, duration, code.is_some())?;
             if plan.strategy == Strategy::WithMfa && code.is_none() {
                 eprintln!("Assuming {role} {}.", plan.reason);
-                code = Some(ask_code(&role, plan.mfa_serial.as_str())?);
+                let process = engine.snapshot()?.profiles.role(&role).and_then(|r| r.mfa_process.clone());
+                code = Some(match process {
+                    Some(command) => code_from(&role, &command)?,
+                    None => ask_code(&role, plan.mfa_serial.as_str())?,
+                });
             }
             let done = engine.assume(&role, code.as_ref(), duration, to.as_deref()).await?;
             println!("Assumed {} {}.", done.role, done.plan.reason);
@@ -466,6 +474,12 @@ fn print_json(value: &impl serde::Serialize) {
         Ok(text) => println!("{text}"),
         Err(e) => eprintln!("mfa-tray: cannot format JSON: {e}"),
     }
+}
+
+/// The code a profile's `mfa_process` prints.
+fn code_from(profile: &str, command: &str) -> Result<MfaCode, Error> {
+    eprintln!("Taking the code for {profile} from its mfa_process.");
+    mfa_tray_core::mfa_process::code(profile, command)
 }
 
 /// Asks for a code on the terminal, or reads a line from a pipe.

@@ -137,6 +137,8 @@ pub struct SettingsView {
     role_duration_seconds: u64,
     auto_refresh: bool,
     refresh_before_minutes: u64,
+    #[serde(default)]
+    auto_login: bool,
 }
 
 impl From<&Settings> for SettingsView {
@@ -148,6 +150,7 @@ impl From<&Settings> for SettingsView {
             session_duration_seconds: s.session_duration.as_secs(),
             role_duration_seconds: s.role_duration.as_secs(),
             auto_refresh: s.auto_refresh,
+            auto_login: s.auto_login,
             refresh_before_minutes: s.refresh_before.as_secs() / 60,
         }
     }
@@ -179,6 +182,7 @@ pub fn save_settings(state: State<'_, AppState>, settings: SettingsView) -> Resu
         session_duration: Duration::from_secs(settings.session_duration_seconds),
         role_duration: Duration::from_secs(settings.role_duration_seconds),
         auto_refresh: settings.auto_refresh,
+        auto_login: settings.auto_login,
         refresh_before: minutes(settings.refresh_before_minutes),
         ..current
     };

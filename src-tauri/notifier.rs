@@ -39,6 +39,11 @@ pub fn error<R: Runtime>(app: &AppHandle<R>, summary: &str, body: &str) {
     show(app, summary.to_owned(), body.to_owned(), true, false);
 }
 
+/// Raises an ordinary notification (something done in the background went well).
+pub fn info<R: Runtime>(app: &AppHandle<R>, summary: &str, body: &str) {
+    show(app, summary.to_owned(), body.to_owned(), false, false);
+}
+
 fn show<R: Runtime>(app: &AppHandle<R>, summary: String, body: String, urgent: bool, offer_code: bool) {
     let app = app.clone();
     // Showing talks to D-Bus and waiting for an action blocks: keep both off the UI thread.

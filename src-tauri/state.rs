@@ -22,6 +22,8 @@ pub struct AppState {
     /// An account being added in the window: its keys, sent once by the page and kept
     /// here (never sent back) until the user picks the MFA device.
     pub new_account: Mutex<Option<NewAccount>>,
+    /// When the background last logged in each MFA session by itself (`auto_login`).
+    pub auto_login_tried: Mutex<std::collections::HashMap<String, time::OffsetDateTime>>,
     /// The menu as last built, to rebuild it only when it would change.
     pub menu_model: Mutex<Option<crate::tray::TrayModel>>,
     /// The window process, while one is open (tray process only).
@@ -66,6 +68,7 @@ impl AppState {
             wake: tokio::sync::Notify::new(),
             pending: Mutex::new(None),
             new_account: Mutex::new(None),
+            auto_login_tried: Mutex::new(Default::default()),
             menu_model: Mutex::new(None),
             window: Mutex::new(None),
             settings_seen: Mutex::new(seen),

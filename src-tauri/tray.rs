@@ -208,7 +208,7 @@ fn rebuild<R: Runtime>(app: &AppHandle<R>, model: &TrayModel) -> tauri::Result<(
 
 fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str) {
     match MenuAction::from_id(id) {
-        Some(MenuAction::EnterCode) => window::open(app, View::Code, None),
+        Some(MenuAction::EnterCode) => enter_code(app.clone()),
         Some(MenuAction::Role(role)) => switch_role(app.clone(), role),
         Some(MenuAction::Refresh) => {
             let app = app.clone();
@@ -222,8 +222,32 @@ fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str) {
     }
 }
 
-/// Switches the active role: through the MFA session when it can serve, otherwise the
-/// window asks for a code with the role preselected.
+/// "Enter MFA code…": the window, unless every MFA session that needs a login can get its
+/// code from its profile's `mfa_process`: then no typing at all.
+fn enter_code<R: Runtime>(app: AppHandle<R>) {
+    let state = app.state::<AppState>();
+    let engine = state.engine();
+    let Ok(snap) = engine.snapshot() else { return window::open(&app, View::Code, None) };
+    let due: Vec<(String, Option<String>)> = snap
+        .profiles
+        .sessions
+        .iter()
+        .filter(|p| snap.valid_session(&p.name, mfa_tray_core::engine::SESSION_MARGIN).is_none())
+        .map(|p| (p.name.clone(), p.mfa_process.clone()))
+        .collect();
+    if due.is_empty() || due.iter().any(|(_, process)| process.is_none()) {
+        return window::open(&app, View::Code, None);
+    }
+    tauri::async_runtime::spawn(async move {
+        for (profile, process) in due {
+            crate::background::login_with_process(&app, &profile, process.as_deref().unwrap_or_default()).await;
+        }
+    });
+}
+
+/// Switches the active role: through the MFA session when it can serve, otherwise with
+/// a code from the role's `mfa_process`, otherwise the window asks for a code with the
+/// role preselected.
 fn switch_role<R: Runtime>(app: AppHandle<R>, role: String) {
     tauri::async_runtime::spawn(async move {
         let state = app.state::<AppState>();
@@ -235,7 +259,24 @@ fn switch_role<R: Runtime>(app: AppHandle<R>, role: String) {
                     crate::notifier::error(&app, &format!("Could not switch to {role}"), &e.message);
                 }
             }
-            Ok(plan) => window::open(&app, View::Code, Some(crate::state::Pending { profile: role, reason: Some(plan.reason) })),
+            Ok(plan) => match engine.snapshot().ok().and_then(|snap| snap.profiles.role(&role).and_then(|r| r.mfa_process.clone())) {
+                Some(process) => {
+                    let done = tokio::task::spawn_blocking({
+                        let role = role.clone();
+                        move || mfa_tray_core::mfa_process::code(&role, &process)
+                    })
+                    .await;
+                    let result = match done {
+                        Ok(Ok(code)) => engine.assume(&role, Some(&code), None, None).await.map(drop),
+                        Ok(Err(e)) => Err(e),
+                        Err(e) => Err(mfa_tray_core::Error::bad_input("mfa_process", e.to_string())),
+                    };
+                    if let Err(e) = result {
+                        crate::notifier::error(&app, &format!("Could not switch to {role}"), &e.message);
+                    }
+                }
+                None => window::open(&app, View::Code, Some(crate::state::Pending { profile: role, reason: Some(plan.reason) })),
+            },
             Err(e) => crate::notifier::error(&app, &format!("Could not switch to {role}"), &e.message),
         }
         // Rebuild even on failure: the check mark GTK toggled must go back.

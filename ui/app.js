@@ -224,6 +224,7 @@ async function loadSettings() {
   $("s-role").value = s.role_duration_seconds;
   $("s-refresh").value = s.refresh_before_minutes;
   $("s-auto").checked = s.auto_refresh;
+  $("s-login").checked = s.auto_login;
 }
 
 async function saveSettings() {
@@ -243,6 +244,7 @@ async function saveSettings() {
         session_duration_seconds: Number($("s-session").value),
         role_duration_seconds: Number($("s-role").value),
         auto_refresh: $("s-auto").checked,
+        auto_login: $("s-login").checked,
         refresh_before_minutes: Number($("s-refresh").value),
       },
     });

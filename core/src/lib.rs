@@ -13,6 +13,7 @@ pub mod error;
 pub mod file;
 pub mod ini;
 pub mod keychain;
+pub mod mfa_process;
 pub mod profiles;
 pub mod schedule;
 pub mod secret;

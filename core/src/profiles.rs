@@ -33,6 +33,8 @@ pub struct SessionProfile {
     pub endpoint_url: Option<String>,
     /// `duration_seconds` from the config file, already checked against AWS's range.
     pub duration: Option<Duration>,
+    /// `mfa_process`: a command that prints the current code (aws-vault's key).
+    pub mfa_process: Option<String>,
 }
 
 /// Where an account's long-term keys live.
@@ -80,6 +82,8 @@ pub struct RoleProfile {
     pub region: Option<String>,
     /// `endpoint_url` of the role, else of its source.
     pub endpoint_url: Option<String>,
+    /// `mfa_process` of the role, else of its source.
+    pub mfa_process: Option<String>,
 }
 
 /// A profile mfa-tray cannot use, and why.
@@ -318,6 +322,7 @@ impl<'a> Reader<'a> {
             region: self.conf(name, "region").map(Cow::into_owned),
             endpoint_url: self.conf(name, "endpoint_url").map(Cow::into_owned),
             duration: self.duration(name, SESSION_DURATION, "GetSessionToken")?,
+            mfa_process: self.conf(name, "mfa_process").map(Cow::into_owned),
         })
     }
 
@@ -355,6 +360,7 @@ impl<'a> Reader<'a> {
             duration: self.duration(name, ROLE_DURATION, "AssumeRole")?,
             region: self.conf(name, "region").map(Cow::into_owned).or_else(|| session.region.clone()),
             endpoint_url: self.conf(name, "endpoint_url").map(Cow::into_owned).or_else(|| session.endpoint_url.clone()),
+            mfa_process: self.conf(name, "mfa_process").map(Cow::into_owned).or_else(|| session.mfa_process.clone()),
         })
     }
 

@@ -35,6 +35,9 @@ pub struct Settings {
     pub refresh_before: Duration,
     /// How long a writer waits for another writer's lock on the credentials file.
     pub lock_timeout: Duration,
+    /// Whether the tray logs in again by itself, with the profile's `mfa_process`, when
+    /// an MFA session is about to expire.
+    pub auto_login: bool,
 }
 
 impl Default for Settings {
@@ -48,6 +51,7 @@ impl Default for Settings {
             auto_refresh: true,
             refresh_before: Duration::from_secs(10 * 60),
             lock_timeout: Duration::from_secs(5),
+            auto_login: false,
         }
     }
 }
@@ -64,6 +68,7 @@ struct RawSettings {
     auto_refresh: Option<bool>,
     refresh_before_minutes: Option<u64>,
     lock_timeout_seconds: Option<u64>,
+    auto_login: Option<bool>,
 }
 
 /// A settings file that could not be used.
@@ -127,7 +132,8 @@ impl Settings {
              role_duration_seconds = {}\n\
              auto_refresh = {}\n\
              refresh_before_minutes = {}\n\
-             lock_timeout_seconds = {}\n",
+             lock_timeout_seconds = {}\n\
+             auto_login = {}\n",
             quote(&self.target_profile),
             quote(&self.long_term_suffix),
             self.notify_before.iter().map(minutes).collect::<Vec<_>>().join(", "),
@@ -136,6 +142,7 @@ impl Settings {
             self.auto_refresh,
             minutes(&self.refresh_before),
             self.lock_timeout.as_secs(),
+            self.auto_login,
         )
     }
 
@@ -220,6 +227,7 @@ impl Settings {
             auto_refresh: raw.auto_refresh.unwrap_or(d.auto_refresh),
             refresh_before,
             lock_timeout,
+            auto_login: raw.auto_login.unwrap_or(d.auto_login),
         })
     }
 }
@@ -291,6 +299,7 @@ mod tests {
             target_profile: "we\"ird\\name".into(),
             notify_before: vec![Duration::from_secs(1800), Duration::from_secs(60)],
             auto_refresh: false,
+            auto_login: true,
             ..Settings::default()
         };
         assert_eq!(parse(&s.to_toml()).unwrap(), s);

@@ -1,0 +1,71 @@
+//! Codes from a command: a profile's `mfa_process` run instead of asking, with Debian's
+//! `oathtool` printing real RFC 6238 codes from the seed the MFA proxy checks.
+
+mod support;
+
+use std::time::Duration;
+
+use support::desktop::{self, Bus, Notifications, Watcher};
+use support::*;
+
+fn with_process(process: &str) -> String {
+    CONFIG.replace("[profile corp]\n", &format!("[profile corp]\nmfa_process = {process}\n"))
+}
+
+#[test]
+fn login_takes_the_code_from_mfa_process() {
+    let s = Stack::start();
+    s.files(CREDENTIALS, &with_process(&format!("oathtool --totp -b {SECRET}")));
+    let run = s.run(&["login", "corp"]);
+    run.ok();
+    assert!(run.stderr.contains("Taking the code for corp from its mfa_process."), "{run:#?}");
+    let log = s.proxy_log();
+    assert_eq!((log[0]["action"].as_str(), log[0]["code"].as_bool(), log[0]["result"].as_u64()), (Some("GetSessionToken"), Some(true), Some(200)));
+    assert_eq!(value(&s.credentials(), "corp", "mfa_tray_holds").as_deref(), Some("mfa-session corp"));
+}
+
+#[test]
+fn a_failing_or_chatty_mfa_process_is_reported_and_nothing_is_sent() {
+    let s = Stack::start();
+    for (process, expected) in [
+        ("sh -c 'echo no YubiKey detected >&2; exit 2'", "failed (exit status 2): no YubiKey detected"),
+        ("echo not-a-code", "printed something other than a 6-digit code"),
+        ("/nonexistent/ykman oath accounts code", "failed (exit status 127)"),
+    ] {
+        s.files(CREDENTIALS, &with_process(process));
+        let run = s.run(&["login", "corp"]);
+        run.fails(2, &format!("mfa_process of corp ({process}) {expected}"));
+        assert_eq!(s.credentials(), CREDENTIALS);
+    }
+    assert!(s.proxy_log().is_empty(), "no code reached AWS: {:?}", s.proxy_log());
+}
+
+/// With auto_login on, the tray logs a session about to end in again by itself.
+#[test]
+fn the_tray_logs_in_again_by_itself_with_mfa_process() {
+    let s = Stack::start();
+    std::fs::create_dir_all(s.path("mfa-tray-config")).unwrap();
+    std::fs::write(s.path("mfa-tray-config/settings.toml"), "auto_login = true\nnotify_before_minutes = [15]\n").unwrap();
+    let soon = time::OffsetDateTime::now_utc() + time::Duration::minutes(5);
+    let soon = soon.replace_nanosecond(0).unwrap().format(&time::format_description::well_known::Rfc3339).unwrap();
+    let creds = format!("{CREDENTIALS}\n[corp]\naws_access_key_id = ASIASESSION000000001\naws_secret_access_key = s\naws_session_token = t\nmfa_tray_holds = mfa-session corp\nmfa_tray_expiration = {soon}\n");
+    s.files(&creds, &with_process(&format!("oathtool --totp -b {SECRET}")));
+    let bus = Bus::start();
+    let (notes, _n) = Notifications::serve(&bus);
+    let (_watcher, _w) = Watcher::serve(&bus);
+    let mut cmd = s.command();
+    cmd.env("DBUS_SESSION_BUS_ADDRESS", &bus.address).env("NO_AT_BRIDGE", "1").env("GDK_BACKEND", "x11");
+    let mut app = cmd.spawn().expect("start the tray");
+
+    let note = desktop::wait_for(Duration::from_secs(30), "the tray to log in", || notes.all().first().cloned());
+    let _ = app.kill();
+    let _ = app.wait();
+    assert_eq!(note.summary, "Logged in corp", "{note:?}");
+    assert!(note.body.starts_with("With the code from its mfa_process; the MFA session is valid until "), "{note:?}");
+    let text = s.credentials();
+    let expires = value(&text, "corp", "mfa_tray_expiration").unwrap();
+    assert!(expires > soon, "a new session: {expires}");
+    assert!(text.starts_with(CREDENTIALS), "the rest of the file untouched");
+    assert_eq!(notes.all().len(), 1, "no expiry warning for a session renewed: {:?}", notes.all());
+    assert_eq!(s.proxy_log().iter().filter(|l| l["action"] == "GetSessionToken").count(), 1);
+}
