@@ -126,7 +126,7 @@ fn mfa_tray_loses_nothing_to_a_writer_that_rewrites_in_place() {
             continue;
         }
         if text.contains(&format!("\n[{}]\n", w.target)) {
-            assert_eq!(section(&text, &w.target).len(), 5, "{} is complete", w.target);
+            assert_eq!(section(&text, &w.target).len(), 6, "{} is complete", w.target);
             kept += 1;
         } else if last.iter().any(|o| o["read"].as_f64().unwrap() < w.end && o["write_end"].as_f64().unwrap() > w.start && !o["seen"].as_array().unwrap().iter().any(|t| t == &w.target)) {
             overwritten += 1;
@@ -145,7 +145,7 @@ fn mfa_tray_loses_nothing_to_a_writer_that_rewrites_in_place() {
     }
     let refreshed = refreshes.iter().map(|r| r.stdout.matches("refreshed ").count()).sum::<usize>();
     let successes = logins - login_failures.len() + kept + overwritten + refreshed;
-    assert_eq!(section(&text, "corp").len(), 5, "[corp] is there and complete");
+    assert_eq!(section(&text, "corp").len(), 6, "[corp] is there and complete");
     let assumes = kept + overwritten + lost.len() + busy;
     // Late writes into a displaced version, kept aside by a later write.
     let late = std::fs::read_dir(s.path(".aws")).unwrap().flatten().filter(|e| e.file_name().to_string_lossy().contains("mfa-tray-late-")).count();

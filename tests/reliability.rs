@@ -50,12 +50,12 @@ fn concurrent_writers_and_the_tray_lose_nothing() {
 
     // Everything that was there is still there, byte for byte, in order...
     assert!(after.starts_with(&before[..before.find("\n[default]").unwrap()]), "the user's sections and [corp] moved");
-    assert_eq!(section(&after, "default").len(), 5);
+    assert_eq!(section(&after, "default").len(), 6);
     // ... and every writer's section is present and complete.
     for i in 0..12 {
         let role = if i % 2 == 0 { "prod-admin" } else { "short" };
         assert_eq!(value(&after, &format!("target-{i}"), "mfa_tray_holds"), Some(format!("role {role}")), "target-{i}");
-        assert_eq!(section(&after, &format!("target-{i}")).len(), 5, "target-{i}");
+        assert_eq!(section(&after, &format!("target-{i}")).len(), 6, "target-{i}");
     }
     assert_eq!(after.matches('[').count(), before.matches('[').count() + 12);
 }
