@@ -104,6 +104,24 @@ enum Command {
     /// Add a role profile to ~/.aws/config
     #[command(subcommand)]
     Role(RoleCommand),
+    /// Open the AWS console signed in as a role (or print the sign-in link)
+    #[command(after_help = "Uses the role's credentials in ~/.aws/credentials if they have 15 minutes left, else assumes the role\nin memory (nothing is written): through the MFA session for at most 1 hour, or with --code for the\nrole's full duration. MFA session profiles cannot open the console (AWS refuses their credentials).\nThe link signs in for 15 minutes: treat it like a password.")]
+    Console {
+        /// A role profile
+        role: String,
+        /// Print the sign-in link instead of opening the browser
+        #[arg(long)]
+        print: bool,
+        /// The console's region (default: the role's)
+        #[arg(long)]
+        region: Option<String>,
+        /// A console page to open, like s3/home or ec2/home
+        #[arg(long)]
+        destination: Option<String>,
+        /// An MFA code: assume the role directly, for its full duration
+        #[arg(long, short, value_parser = parse_code)]
+        code: Option<MfaCode>,
+    },
     /// List the S3 buckets a profile's credentials can see (S3 ListBuckets)
     Buckets {
         /// The profile to use (default: $AWS_PROFILE, else the target profile)
@@ -292,6 +310,16 @@ async fn execute(command: Command, out: &Printer) -> Result<ExitCode, Error> {
             }
         }
         Command::Keys(command) => keys(&engine, command, out).await?,
+        Command::Console { role, print, region, destination, code } => {
+            let link = engine.console(&role, code.as_ref(), region.as_deref(), destination.as_deref()).await?;
+            eprintln!("Signed in as {role}, {}; the console session lasts {}.", link.how, out.until(link.expires));
+            if print {
+                println!("{}", link.url.expose());
+            } else {
+                mfa_tray_core::console::open_in_browser(&link.url).map_err(|e| Error::new(ErrorKind::LocalFile, "browser", format!("cannot open the browser ({e}); use --print and open the link yourself")))?;
+                eprintln!("Opened the AWS console in your browser.");
+            }
+        }
         Command::Role(RoleCommand::Add { name, arn, source, external_id, duration, session_name }) => {
             let role = NewRole { name: name.clone(), arn, source, external_id, duration, session_name };
             engine.add_role(&role)?;

@@ -33,6 +33,8 @@ pub enum MenuAction {
     Settings,
     /// "Add your AWS account…" / "Accounts and roles…".
     Accounts,
+    /// "Open AWS console as ROLE".
+    Console(String),
     /// "Quit".
     Quit,
 }
@@ -48,6 +50,7 @@ impl MenuAction {
             MenuAction::WhoAmI => "whoami".into(),
             MenuAction::Settings => "settings".into(),
             MenuAction::Accounts => "accounts".into(),
+            MenuAction::Console(r) => format!("console:{r}"),
             MenuAction::Quit => "quit".into(),
         }
     }
@@ -62,7 +65,10 @@ impl MenuAction {
             "settings" => MenuAction::Settings,
             "accounts" => MenuAction::Accounts,
             "quit" => MenuAction::Quit,
-            _ => MenuAction::Role(id.strip_prefix("role:")?.to_owned()),
+            _ => match id.strip_prefix("console:") {
+                Some(role) => MenuAction::Console(role.to_owned()),
+                None => MenuAction::Role(id.strip_prefix("role:")?.to_owned()),
+            },
         })
     }
 }
@@ -191,6 +197,9 @@ fn rebuild<R: Runtime>(app: &AppHandle<R>, model: &TrayModel) -> tauri::Result<(
         }
     }
     menu.append(&PredefinedMenuItem::separator(app)?)?;
+    if let Some((active, _)) = model.roles.iter().find(|(_, active)| *active) {
+        menu.append(&MenuItem::with_id(app, MenuAction::Console(active.clone()).id(), format!("Open AWS console as {active}"), true, None::<&str>)?)?;
+    }
     menu.append(&MenuItem::with_id(app, MenuAction::Refresh.id(), "Refresh now", true, None::<&str>)?)?;
     menu.append(&MenuItem::with_id(app, MenuAction::WhoAmI.id(), "Who am I / S3 buckets", true, None::<&str>)?)?;
     if !model.first_run {
@@ -217,6 +226,19 @@ fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str) {
         Some(MenuAction::WhoAmI) => window::open(app, View::WhoAmI, None),
         Some(MenuAction::Settings) => window::open(app, View::Settings, None),
         Some(MenuAction::Accounts) => window::open(app, View::Account, None),
+        Some(MenuAction::Console(role)) => {
+            let app = app.clone();
+            tauri::async_runtime::spawn(async move {
+                let engine = app.state::<AppState>().engine();
+                let opened = match engine.console(&role, None, None, None).await {
+                    Ok(link) => mfa_tray_core::console::open_in_browser(&link.url).map_err(|e| format!("cannot open the browser ({e})")),
+                    Err(e) => Err(e.message),
+                };
+                if let Err(message) = opened {
+                    crate::notifier::error(&app, &format!("Could not open the AWS console as {role}"), &message);
+                }
+            });
+        }
         Some(MenuAction::Quit) => app.exit(0),
         Some(MenuAction::Status) | None => {}
     }
@@ -293,7 +315,7 @@ mod tests {
 
     #[test]
     fn menu_ids_round_trip() {
-        for a in [MenuAction::Status, MenuAction::EnterCode, MenuAction::Role("prod:admin".into()), MenuAction::Refresh, MenuAction::WhoAmI, MenuAction::Settings, MenuAction::Accounts, MenuAction::Quit] {
+        for a in [MenuAction::Status, MenuAction::EnterCode, MenuAction::Role("prod:admin".into()), MenuAction::Refresh, MenuAction::WhoAmI, MenuAction::Settings, MenuAction::Accounts, MenuAction::Console("prod:admin".into()), MenuAction::Quit] {
             assert_eq!(MenuAction::from_id(&a.id()), Some(a));
         }
         assert_eq!(MenuAction::from_id("nonsense"), None);

@@ -23,7 +23,9 @@ use crate::status::Status;
 use crate::types::{check_duration, human_duration, MfaCode, MfaSerial, ROLE_DURATION, SESSION_DURATION, SESSION_ROLE_CAP};
 
 mod accounts;
+mod signin;
 pub use accounts::{check_keys, check_profile_name, AccountCheck, NewRole, Rotated};
+pub use signin::ConsoleLink;
 
 /// An MFA session is used for AssumeRole only if it has at least this long left.
 pub const SESSION_MARGIN: Duration = Duration::from_secs(60);

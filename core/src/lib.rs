@@ -6,6 +6,7 @@
 
 pub mod aws;
 pub mod channel;
+pub mod console;
 pub mod credentials;
 pub mod engine;
 pub mod env;

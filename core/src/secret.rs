@@ -56,8 +56,9 @@ pub fn scrub(text: &str, secrets: &[&str]) -> String {
     clean.trim().to_owned()
 }
 
-/// `text` with every byte other than letters, digits and `-._~` as `%XX` (`%xx`).
-fn percent_encode(text: &str, upper: bool) -> String {
+/// `text` with every byte other than letters, digits and `-._~` (RFC 3986's unreserved
+/// characters) as `%XX` (`%xx`).
+pub fn percent_encode(text: &str, upper: bool) -> String {
     text.bytes()
         .map(|b| match b {
             _ if b.is_ascii_alphanumeric() || b"-._~".contains(&b) => char::from(b).to_string(),

@@ -1,0 +1,88 @@
+//! Console sign-in for a role: which credentials, how long, and the link.
+
+use std::time::Duration;
+
+use time::OffsetDateTime;
+
+use crate::aws::{Signer, Sts};
+use crate::console::{self, Partition};
+use crate::credentials::{managed_sections, Holds, TempCredentials};
+use crate::error::Error;
+use crate::secret::Secret;
+use crate::types::{MfaCode, SESSION_ROLE_CAP};
+
+use super::{Engine, SESSION_MARGIN};
+
+/// Role credentials in the file with less than this left are not used for a console
+/// session: it would end almost at once.
+const CONSOLE_MARGIN: Duration = Duration::from_secs(15 * 60);
+
+/// A console sign-in link and what it is good for.
+#[derive(Debug)]
+pub struct ConsoleLink {
+    /// The link (with a sign-in token that works for 15 minutes).
+    pub url: Secret,
+    /// When the console session ends (the role credentials' expiry).
+    pub expires: OffsetDateTime,
+    /// How the credentials were had, for people.
+    pub how: String,
+}
+
+impl Engine {
+    /// A console sign-in link for role `role`: with its credentials in the file if they
+    /// have 15 minutes left, else assumed now (kept in memory, never written): through
+    /// the MFA session (at most an hour, AWS's limit for a role assumed with a session)
+    /// or, with `code`, with the long-term keys and the MFA code (the role's full
+    /// duration). `destination` is a console path (like `s3/home`); `region` the console's.
+    pub async fn console(&self, role: &str, code: Option<&MfaCode>, region: Option<&str>, destination: Option<&str>) -> Result<ConsoleLink, Error> {
+        let snap = self.snapshot()?;
+        if let Some(p) = snap.profiles.session(role) {
+            let roles: Vec<&str> = snap.profiles.roles.iter().filter(|r| r.source == p.name).map(|r| r.name.as_str()).collect();
+            let which = if roles.is_empty() { "add a role with `mfa-tray role add`".to_owned() } else { format!("its roles: {}", roles.join(", ")) };
+            return Err(Error::bad_input(
+                "console_needs_role",
+                format!("{role} is an MFA session, and the AWS sign-in endpoint does not accept MFA session credentials (GetSessionToken): open the console as a role ({which})"),
+            ));
+        }
+        let r = snap.role_profile(role)?.clone();
+        let in_file = || {
+            managed_sections(&snap.credentials)
+                .into_iter()
+                .filter(|m| m.holds == Holds::Role(r.name.clone()) && m.expires - snap.now > CONSOLE_MARGIN)
+                .max_by_key(|m| m.expires)
+                .and_then(|m| TempCredentials::read(&snap.credentials, &m.section).map(|c| (c, m.section)))
+        };
+        let (creds, how) = match (code, in_file()) {
+            (None, Some((creds, section))) => (creds, format!("with the credentials of {} in [{section}]", r.name)),
+            (None, None) if snap.valid_session(&r.source, SESSION_MARGIN).is_some() => {
+                let duration = r.duration.unwrap_or(self.settings.role_duration).min(SESSION_ROLE_CAP);
+                let creds = self.assume_via_session(&snap, &r, duration).await?;
+                (creds, format!("assumed through the MFA session of {} (at most 1 hour, as AWS allows; pass --code for longer)", r.source))
+            }
+            (None, None) => {
+                return Err(Error::bad_input(
+                    "code_required",
+                    format!("{role} has no credentials with 15 minutes left and {} has no MFA session: run `mfa-tray login {}`, or pass --code", r.source, r.source),
+                ))
+            }
+            (Some(code), _) => {
+                let source = snap.session_profile(&r.source)?;
+                let keys = self.long_term_keys(&snap, source)?;
+                let duration = r.duration.unwrap_or(self.settings.role_duration);
+                let sts = Sts::new(Signer::LongTerm(&keys), &self.endpoints(r.region.as_deref(), r.endpoint_url.as_deref()));
+                let input = self.assume_input(&r, duration, Some((&r.mfa_serial, code)));
+                let creds = sts.assume_role(&input).await.and_then(|c| self.plausible(c)).map_err(|e| self.assume_error(e, &r, source))?;
+                (creds, "assumed with your MFA code".to_owned())
+            }
+        };
+        let partition = Partition::of_arn(r.role_arn.as_str()).unwrap_or(Partition::Aws);
+        let region = region.map(str::to_owned).or_else(|| r.region.clone());
+        let destination = match destination {
+            Some(path) => partition.page(path, region.as_deref()),
+            None => partition.console(region.as_deref()),
+        };
+        let endpoint = console::endpoint(self.env.as_ref(), partition);
+        let url = console::signin_link(&endpoint, &creds, &destination)?;
+        Ok(ConsoleLink { url, expires: creds.expiration, how })
+    }
+}
