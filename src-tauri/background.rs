@@ -86,8 +86,10 @@ async fn tick<R: Runtime>(app: &AppHandle<R>) -> OffsetDateTime {
 }
 
 /// With `auto_login` on: logs in again, with its `mfa_process`, every MFA session that
-/// was logged in and is within the first notification lead of its end (or past it). A
-/// failed attempt is notified and tried again at most every ten minutes.
+/// was logged in and is near its end (within the first notification lead, or half the
+/// session's length if that is shorter, so a new session is never due at once) or past
+/// it. After a failure it waits 10 minutes, then twice as long each time (at most 4
+/// hours), so a device left unplugged is not a notification every few minutes.
 async fn auto_login<R: Runtime>(app: &AppHandle<R>, snap: &mfa_tray_core::Snapshot, now: OffsetDateTime) -> bool {
     let state = app.state::<AppState>();
     let lead = snap.settings.notify_before.first().copied().unwrap_or(std::time::Duration::from_secs(15 * 60));
@@ -97,17 +99,23 @@ async fn auto_login<R: Runtime>(app: &AppHandle<R>, snap: &mfa_tray_core::Snapsh
         let Some(process) = &p.mfa_process else { continue };
         let held = managed.iter().find(|m| m.holds == mfa_tray_core::credentials::Holds::Session(p.name.clone()));
         let Some(session) = held else { continue };
-        if session.expires - now > lead {
+        let length = p.duration.unwrap_or(snap.settings.session_duration);
+        if session.expires - now > lead.min(length / 2) {
             continue;
         }
-        {
-            let mut tried = lock(&state.auto_login_tried);
-            if tried.get(&p.name).is_some_and(|t| now - *t < time::Duration::minutes(10)) {
-                continue;
+        let failures = match lock(&state.auto_login_tried).get(&p.name) {
+            Some((at, failures)) => {
+                let wait = time::Duration::minutes(10 * (1i64 << (*failures).min(5))).min(time::Duration::hours(4));
+                if now - *at < wait {
+                    continue;
+                }
+                *failures
             }
-            tried.insert(p.name.clone(), now);
-        }
-        any |= login_with_process(app, &p.name, process).await;
+            None => 0,
+        };
+        let done = login_with_process(app, &p.name, process).await;
+        lock(&state.auto_login_tried).insert(p.name.clone(), (now, if done { 0 } else { failures + 1 }));
+        any |= done;
     }
     any
 }
@@ -115,6 +123,10 @@ async fn auto_login<R: Runtime>(app: &AppHandle<R>, snap: &mfa_tray_core::Snapsh
 /// Logs `profile` in with a code from `process`, and says how it went; `true` if it did.
 pub async fn login_with_process<R: Runtime>(app: &AppHandle<R>, profile: &str, process: &str) -> bool {
     let state = app.state::<AppState>();
+    // One login per profile at a time (a double click, or the background meanwhile).
+    if !lock(&state.logging_in).insert(profile.to_owned()) {
+        return false;
+    }
     let code = {
         let (profile, process) = (profile.to_owned(), process.to_owned());
         tokio::task::spawn_blocking(move || mfa_tray_core::mfa_process::code(&profile, &process)).await
@@ -124,9 +136,9 @@ pub async fn login_with_process<R: Runtime>(app: &AppHandle<R>, profile: &str, p
         Ok(Err(e)) => Err(e),
         Err(e) => Err(mfa_tray_core::Error::bad_input("mfa_process", e.to_string())),
     };
+    lock(&state.logging_in).remove(profile);
     let done = match result {
         Ok(done) => {
-            lock(&state.auto_login_tried).remove(profile);
             let until = mfa_tray_core::credentials::format_time(done.expires);
             crate::notifier::info(app, &format!("Logged in {profile}"), &format!("With the code from its mfa_process; the MFA session is valid until {until}."));
             true

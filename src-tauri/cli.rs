@@ -105,7 +105,7 @@ enum Command {
     #[command(subcommand)]
     Role(RoleCommand),
     /// Open the AWS console signed in as a role (or print the sign-in link)
-    #[command(after_help = "Uses the role's credentials in ~/.aws/credentials if they have 15 minutes left, else assumes the role\nin memory (nothing is written): through the MFA session for at most 1 hour, or with --code for the\nrole's full duration. MFA session profiles cannot open the console (AWS refuses their credentials).\nThe link signs in for 15 minutes: treat it like a password.")]
+    #[command(after_help = "Uses the role's credentials in ~/.aws/credentials if they have 15 minutes left, else assumes the role in memory (nothing is written): through the MFA session for at most 1 hour, or with --code for the role's full duration. MFA session profiles cannot open the console (AWS refuses their credentials). The link signs in for 15 minutes: treat it like a password.")]
     Console {
         /// A role profile
         role: String,
@@ -312,13 +312,13 @@ async fn execute(command: Command, out: &Printer) -> Result<ExitCode, Error> {
         Command::Keys(command) => keys(&engine, command, out).await?,
         Command::Console { role, print, region, destination, code } => {
             let link = engine.console(&role, code.as_ref(), region.as_deref(), destination.as_deref()).await?;
-            eprintln!("Signed in as {role}, {}; the console session lasts {}.", link.how, out.until(link.expires));
             if print {
                 println!("{}", link.url.expose());
             } else {
                 mfa_tray_core::console::open_in_browser(&link.url).map_err(|e| Error::new(ErrorKind::LocalFile, "browser", format!("cannot open the browser ({e}); use --print and open the link yourself")))?;
-                eprintln!("Opened the AWS console in your browser.");
             }
+            let what = if print { "The link signs in" } else { "Opened the AWS console in your browser, signed in" };
+            eprintln!("{what} as {role}, {}; the console session lasts {}.", link.how, out.until(link.expires));
         }
         Command::Role(RoleCommand::Add { name, arn, source, external_id, duration, session_name }) => {
             let role = NewRole { name: name.clone(), arn, source, external_id, duration, session_name };

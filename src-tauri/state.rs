@@ -22,8 +22,11 @@ pub struct AppState {
     /// An account being added in the window: its keys, sent once by the page and kept
     /// here (never sent back) until the user picks the MFA device.
     pub new_account: Mutex<Option<NewAccount>>,
-    /// When the background last logged in each MFA session by itself (`auto_login`).
-    pub auto_login_tried: Mutex<std::collections::HashMap<String, time::OffsetDateTime>>,
+    /// When the background last tried to log each MFA session in by itself
+    /// (`auto_login`), and how many tries in a row failed.
+    pub auto_login_tried: Mutex<std::collections::HashMap<String, (time::OffsetDateTime, u32)>>,
+    /// MFA sessions being logged in with their `mfa_process` right now.
+    pub logging_in: Mutex<std::collections::HashSet<String>>,
     /// The menu as last built, to rebuild it only when it would change.
     pub menu_model: Mutex<Option<crate::tray::TrayModel>>,
     /// The window process, while one is open (tray process only).
@@ -69,6 +72,7 @@ impl AppState {
             pending: Mutex::new(None),
             new_account: Mutex::new(None),
             auto_login_tried: Mutex::new(Default::default()),
+            logging_in: Mutex::new(Default::default()),
             menu_model: Mutex::new(None),
             window: Mutex::new(None),
             settings_seen: Mutex::new(seen),

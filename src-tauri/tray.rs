@@ -231,7 +231,11 @@ fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str) {
             tauri::async_runtime::spawn(async move {
                 let engine = app.state::<AppState>().engine();
                 let opened = match engine.console(&role, None, None, None).await {
-                    Ok(link) => mfa_tray_core::console::open_in_browser(&link.url).map_err(|e| format!("cannot open the browser ({e})")),
+                    // The opener may wait for the browser: off the async threads.
+                    Ok(link) => tauri::async_runtime::spawn_blocking(move || mfa_tray_core::console::open_in_browser(&link.url))
+                        .await
+                        .map_err(|e| e.to_string())
+                        .and_then(|r| r.map_err(|e| format!("cannot open the browser ({e})"))),
                     Err(e) => Err(e.message),
                 };
                 if let Err(message) = opened {

@@ -28,13 +28,16 @@ fn login_takes_the_code_from_mfa_process() {
 fn a_failing_or_chatty_mfa_process_is_reported_and_nothing_is_sent() {
     let s = Stack::start();
     for (process, expected) in [
-        ("sh -c 'echo no YubiKey detected >&2; exit 2'", "failed (exit status 2): no YubiKey detected"),
-        ("echo not-a-code", "printed something other than a 6-digit code"),
-        ("/nonexistent/ykman oath accounts code", "failed (exit status 127)"),
+        ("sh -c 'echo no YubiKey detected >&2; exit 2'", "(sh …) failed (exit status 2): no YubiKey detected"),
+        ("echo not-a-code", "(echo …) printed something other than a 6-digit code"),
+        ("/nonexistent/ykman oath accounts code", "(/nonexistent/ykman …) failed (exit status 127)"),
+        // The seed on the command line is never shown.
+        (&*format!("oathtool --totp -b {SECRET} --bogus-option"), "(oathtool …) failed (exit status 1)"),
     ] {
         s.files(CREDENTIALS, &with_process(process));
         let run = s.run(&["login", "corp"]);
-        run.fails(2, &format!("mfa_process of corp ({process}) {expected}"));
+        run.fails(2, &format!("the mfa_process of corp {expected}"));
+        assert!(!run.stderr.contains(SECRET), "{run:#?}");
         assert_eq!(s.credentials(), CREDENTIALS);
     }
     assert!(s.proxy_log().is_empty(), "no code reached AWS: {:?}", s.proxy_log());

@@ -74,6 +74,26 @@ impl Partition {
     }
 }
 
+/// Checks a region name before it goes into a console host name.
+pub fn check_region(region: &str) -> Result<(), Error> {
+    let ok = (1..=32).contains(&region.len()) && region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::bad_input("bad_region", format!("{region:?} is not an AWS region (like eu-west-1)")))
+    }
+}
+
+/// Checks a console page path (like `s3/home` or `ec2/home?x=1#Instances`).
+pub fn check_page(path: &str) -> Result<(), Error> {
+    let ok = !path.is_empty() && path.len() <= 512 && !path.contains("//") && !path.contains("..") && path.bytes().all(|b| b.is_ascii_graphic() && !b"\\@<>\"'`".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::bad_input("bad_destination", format!("{path:?} is not a console page (like s3/home)")))
+    }
+}
+
 /// The federation endpoint to use for `partition`.
 pub fn endpoint(env: &dyn Environment, partition: Partition) -> String {
     env.var_str(ENDPOINT_VAR).unwrap_or_else(|| partition.federation().to_owned())
@@ -124,15 +144,14 @@ pub fn signin_link(endpoint: &str, creds: &TempCredentials, destination: &str) -
 pub fn open_in_browser(url: &Secret) -> std::io::Result<()> {
     #[cfg(target_os = "macos")]
     let mut cmd = std::process::Command::new("open");
+    // Not `cmd /C start`: cmd would split the link at its `&`s.
     #[cfg(windows)]
-    let mut cmd = {
-        let mut c = std::process::Command::new("cmd");
-        c.args(["/C", "start", ""]);
-        c
-    };
+    let mut cmd = std::process::Command::new("explorer");
     #[cfg(all(unix, not(target_os = "macos")))]
     let mut cmd = std::process::Command::new("xdg-open");
-    let status = cmd.arg(url.expose()).stdin(std::process::Stdio::null()).stdout(std::process::Stdio::null()).status()?;
+    // Its output is not passed on: an opener that fails says so with the link in it.
+    let null = std::process::Stdio::null;
+    let status = cmd.arg(url.expose()).stdin(null()).stdout(null()).stderr(null()).status()?;
     if status.success() {
         Ok(())
     } else {

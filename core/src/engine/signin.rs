@@ -35,6 +35,12 @@ impl Engine {
     /// or, with `code`, with the long-term keys and the MFA code (the role's full
     /// duration). `destination` is a console path (like `s3/home`); `region` the console's.
     pub async fn console(&self, role: &str, code: Option<&MfaCode>, region: Option<&str>, destination: Option<&str>) -> Result<ConsoleLink, Error> {
+        if let Some(r) = region {
+            console::check_region(r)?;
+        }
+        if let Some(path) = destination {
+            console::check_page(path)?;
+        }
         let snap = self.snapshot()?;
         if let Some(p) = snap.profiles.session(role) {
             let roles: Vec<&str> = snap.profiles.roles.iter().filter(|r| r.source == p.name).map(|r| r.name.as_str()).collect();
@@ -52,7 +58,7 @@ impl Engine {
                 .max_by_key(|m| m.expires)
                 .and_then(|m| TempCredentials::read(&snap.credentials, &m.section).map(|c| (c, m.section)))
         };
-        let (creds, how) = match (code, in_file()) {
+        let (creds, how): (TempCredentials, String) = match (code, in_file()) {
             (None, Some((creds, section))) => (creds, format!("with the credentials of {} in [{section}]", r.name)),
             (None, None) if snap.valid_session(&r.source, SESSION_MARGIN).is_some() => {
                 let duration = r.duration.unwrap_or(self.settings.role_duration).min(SESSION_ROLE_CAP);
@@ -75,14 +81,25 @@ impl Engine {
                 (creds, "assumed with your MFA code".to_owned())
             }
         };
+        let expires = creds.expiration;
+        let creds_for_link = creds;
         let partition = Partition::of_arn(r.role_arn.as_str()).unwrap_or(Partition::Aws);
         let region = region.map(str::to_owned).or_else(|| r.region.clone());
+        if let Some(r) = &region {
+            console::check_region(r)?;
+        }
+        if let Some(path) = destination {
+            console::check_page(path)?;
+        }
         let destination = match destination {
             Some(path) => partition.page(path, region.as_deref()),
             None => partition.console(region.as_deref()),
         };
         let endpoint = console::endpoint(self.env.as_ref(), partition);
-        let url = console::signin_link(&endpoint, &creds, &destination)?;
-        Ok(ConsoleLink { url, expires: creds.expiration, how })
+        // One blocking request: off the async threads.
+        let url = tokio::task::spawn_blocking(move || console::signin_link(&endpoint, &creds_for_link, &destination))
+            .await
+            .map_err(|e| Error::bad_input("console", e.to_string()))??;
+        Ok(ConsoleLink { url, expires, how })
     }
 }
