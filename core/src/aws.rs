@@ -10,7 +10,7 @@ use aws_sdk_sts::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_types::SdkConfig;
 use time::OffsetDateTime;
 
-use crate::credentials::{LongTermKeys, TempCredentials};
+use crate::credentials::{is_access_key_id, LongTermKeys, TempCredentials};
 use crate::env::Environment;
 use crate::secret::{scrub, Secret};
 use crate::types::{MfaCode, MfaSerial, RoleArn};
@@ -42,6 +42,16 @@ impl Endpoints {
             env.var_str(service_var).or_else(|| env.var_str("AWS_ENDPOINT_URL")).or_else(|| endpoint_url.map(str::to_owned))
         };
         Endpoints { region, sts: endpoint("AWS_ENDPOINT_URL_STS"), s3: endpoint("AWS_ENDPOINT_URL_S3"), iam: endpoint("AWS_ENDPOINT_URL_IAM") }
+    }
+}
+
+/// Checks a region name before it goes into a profile or a host name.
+pub fn check_region(region: &str) -> Result<(), crate::error::Error> {
+    let ok = (1..=32).contains(&region.len()) && region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if ok {
+        Ok(())
+    } else {
+        Err(crate::error::Error::bad_input("bad_region", format!("{region:?} is not an AWS region (like eu-west-1)")))
     }
 }
 
@@ -211,8 +221,7 @@ fn to_time(dt: &aws_sdk_sts::primitives::DateTime) -> OffsetDateTime {
 fn temp(c: Option<&aws_sdk_sts::types::Credentials>) -> Result<TempCredentials, AwsError> {
     let c = c.ok_or_else(|| AwsError::Malformed("an answer without credentials".into()))?;
     let word = |s: &str| !s.is_empty() && s.len() <= 8192 && s.bytes().all(|b| b.is_ascii_graphic() && b != b'#' && b != b';');
-    let id_ok = (16..=128).contains(&c.access_key_id().len()) && c.access_key_id().bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
-    if !id_ok || !word(c.secret_access_key()) || !word(c.session_token()) {
+    if !is_access_key_id(c.access_key_id()) || !word(c.secret_access_key()) || !word(c.session_token()) {
         return Err(AwsError::Malformed("an answer whose credentials are not the shape of AWS credentials".into()));
     }
     // A cut-off answer can parse with the expiry missing (the SDK then says 1970).

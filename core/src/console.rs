@@ -74,16 +74,6 @@ impl Partition {
     }
 }
 
-/// Checks a region name before it goes into a console host name.
-pub fn check_region(region: &str) -> Result<(), Error> {
-    let ok = (1..=32).contains(&region.len()) && region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::bad_input("bad_region", format!("{region:?} is not an AWS region (like eu-west-1)")))
-    }
-}
-
 /// Checks a console page path (like `s3/home` or `ec2/home?x=1#Instances`).
 pub fn check_page(path: &str) -> Result<(), Error> {
     let ok = !path.is_empty() && path.len() <= 512 && !path.contains("//") && !path.contains("..") && path.bytes().all(|b| b.is_ascii_graphic() && !b"\\@<>\"'`".contains(&b));

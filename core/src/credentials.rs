@@ -27,6 +27,17 @@ const ACCESS_KEY: &str = "aws_access_key_id";
 const SECRET_KEY: &str = "aws_secret_access_key";
 const TOKEN_KEY: &str = "aws_session_token";
 
+/// Whether `id` has the shape of an access key id: 16 to 128 capitals and digits.
+pub fn is_access_key_id(id: &str) -> bool {
+    (16..=128).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+}
+
+/// Whether `secret` has the shape of an IAM user's secret access key: 16 to 128
+/// printable characters, no spaces (AWS's are 40).
+pub fn is_secret_access_key(secret: &str) -> bool {
+    (16..=128).contains(&secret.len()) && secret.bytes().all(|b| b.is_ascii_graphic())
+}
+
 /// An IAM user's long-term access key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LongTermKeys {

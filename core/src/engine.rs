@@ -58,6 +58,11 @@ impl Snapshot {
         }
     }
 
+    /// The managed section holding role `role` that expires last, if any.
+    pub fn freshest_role_section(&self, role: &str) -> Option<Managed> {
+        managed_sections(&self.credentials).into_iter().filter(|m| m.holds == Holds::Role(role.to_owned())).max_by_key(|m| m.expires)
+    }
+
     fn session_profile(&self, name: &str) -> Result<&SessionProfile, Error> {
         if let Some(p) = self.profiles.session(name) {
             return Ok(p);
@@ -238,7 +243,6 @@ impl Engine {
         check_duration(duration, SESSION_DURATION, "GetSessionToken").map_err(|e| Error::bad_input("bad_duration", format!("{profile}: {e}")))?;
         let holds = Holds::Session(p.name.clone());
         snap.check_writable(&snap.credentials, &p.name, &holds)?;
-        file::preflight(&self.files.credentials, self.settings.lock_timeout)?;
         self.trial_write(&snap, &p.name, &holds)?;
         let keys = self.long_term_keys(&snap, p)?;
 
@@ -295,7 +299,6 @@ impl Engine {
         check_section_name(&section).map_err(|e| Error::bad_input("bad_target", e.to_string()))?;
         let holds = Holds::Role(r.name.clone());
         snap.check_writable(&snap.credentials, &section, &holds)?;
-        file::preflight(&self.files.credentials, self.settings.lock_timeout)?;
         self.trial_write(&snap, &section, &holds)?;
         let creds = match plan.strategy {
             Strategy::ViaSession => self.assume_via_session(&snap, r, plan.duration).await?,
@@ -468,9 +471,18 @@ impl Engine {
         Error::from_aws(e, &format!("calling {call} as [{section}]"), Fixes { keys_section: &keys, serial_section: "the config file", login: "mfa-tray login <profile>" })
     }
 
+    /// Checks that `path` can be written and that `edit` succeeds on a copy of `doc`.
+    fn try_edit(&self, path: &std::path::Path, doc: &Document, edit: impl FnOnce(&mut Document) -> Result<(), crate::ini::EditError>) -> Result<(), Error> {
+        file::preflight(path, self.settings.lock_timeout)?;
+        let mut copy = doc.clone();
+        edit(&mut copy).map_err(|source| FileError::Edit { path: path.to_owned(), source })?;
+        Ok(())
+    }
+
     /// The edit a write will make, tried on a copy of the file with stand-in credentials
-    /// before STS is called: an edit the botocore read-back would refuse (the section's
-    /// surroundings, not the values, decide that) is refused before a code is spent.
+    /// before STS is called (after the file's preflight): an edit the botocore read-back
+    /// would refuse (the section's surroundings, not the values, decide that) is refused
+    /// before a code is spent.
     fn trial_write(&self, snap: &Snapshot, section: &str, holds: &Holds) -> Result<(), Error> {
         let stand_in = TempCredentials {
             access_key_id: "ASIASTANDIN000000000".to_owned(),
@@ -478,9 +490,7 @@ impl Engine {
             session_token: Secret::new("stand/in+session/token=".repeat(16)),
             expiration: self.clock.now() + time::Duration::hours(1),
         };
-        let mut copy = snap.credentials.clone();
-        write_temp(&mut copy, section, &stand_in, holds).map_err(|source| FileError::Edit { path: self.files.credentials.clone(), source })?;
-        Ok(())
+        self.try_edit(&self.files.credentials, &snap.credentials, |doc| write_temp(doc, section, &stand_in, holds))
     }
 
     /// Writes `creds` into `section` under the lock, re-checking ownership there. With
@@ -508,10 +518,8 @@ impl Engine {
         let wanted = profile.map(str::to_owned).or(from_env).unwrap_or_else(|| self.settings.target_profile.clone());
         // A role profile has no section of its own: use a section that holds it.
         let section = match (snap.credentials.has_section(&wanted), snap.profiles.role(&wanted)) {
-            (false, Some(_)) => managed_sections(&snap.credentials)
-                .into_iter()
-                .filter(|m| m.holds == Holds::Role(wanted.clone()))
-                .max_by_key(|m| m.expires)
+            (false, Some(_)) => snap
+                .freshest_role_section(&wanted)
                 .map(|m| m.section)
                 .ok_or_else(|| Error::bad_input("no_credentials", format!("role {wanted} has no credentials yet: run `mfa-tray assume {wanted}`")))?,
             _ => wanted.clone(),

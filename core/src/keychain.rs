@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use zeroize::Zeroizing;
 
-use crate::credentials::LongTermKeys;
+use crate::credentials::{is_access_key_id, is_secret_access_key, LongTermKeys};
 use crate::secret::Secret;
 
 /// The keychain service name of every item mfa-tray stores.
@@ -111,9 +111,7 @@ fn load_now(account: &str) -> Result<Option<LongTermKeys>, KeychainError> {
     // The secret moves into a Secret, which wipes it when dropped.
     let keys = LongTermKeys { access_key_id: stored.aws_access_key_id, secret_access_key: Secret::new(stored.aws_secret_access_key) };
     // Whatever else put an item here, only the shape of keys goes further.
-    let id_ok = (16..=128).contains(&keys.access_key_id.len()) && keys.access_key_id.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
-    let secret = keys.secret_access_key.expose();
-    if !id_ok || !(16..=128).contains(&secret.len()) || !secret.bytes().all(|b| b.is_ascii_graphic()) {
+    if !is_access_key_id(&keys.access_key_id) || !is_secret_access_key(keys.secret_access_key.expose()) {
         return Err(garbled());
     }
     Ok(Some(keys))

@@ -10,8 +10,8 @@
 
 use std::time::Duration;
 
-use crate::aws::{Iam, Identity, Signer, Sts};
-use crate::credentials::{Holds, LongTermKeys, SectionState};
+use crate::aws::{check_region, Iam, Identity, Signer, Sts};
+use crate::credentials::{is_access_key_id, is_secret_access_key, Holds, LongTermKeys, SectionState};
 use crate::error::{Error, ErrorKind};
 use crate::file::{self, FileError};
 use crate::ini::{check_section_name, Document};
@@ -83,25 +83,13 @@ pub fn check_keys(keys: &LongTermKeys) -> Result<(), Error> {
             "that access key id (ASIA...) belongs to temporary credentials; an account needs the IAM user's own access key (AKIA...)",
         ));
     }
-    let id_ok = (16..=128).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
-    let secret = keys.secret_access_key.expose();
-    let secret_ok = (16..=128).contains(&secret.len()) && secret.bytes().all(|b| b.is_ascii_graphic());
-    if !id_ok {
+    if !is_access_key_id(id) {
         return Err(Error::bad_input("bad_keys", "that is not an access key id: it is 16 to 128 capital letters and digits, like AKIAIOSFODNN7EXAMPLE"));
     }
-    if !secret_ok {
+    if !is_secret_access_key(keys.secret_access_key.expose()) {
         return Err(Error::bad_input("bad_keys", "that is not a secret access key: it is 16 to 128 characters with no spaces (40 for IAM keys)"));
     }
     Ok(())
-}
-
-fn check_region(region: &str) -> Result<(), Error> {
-    let ok = (1..=32).contains(&region.len()) && region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::bad_input("bad_region", format!("{region:?} is not an AWS region (like eu-west-1)")))
-    }
 }
 
 /// The config section of profile `name`: the one that names it now, else the spelling
@@ -433,14 +421,6 @@ impl Engine {
             }
             doc.set(&section, &entries).map_err(|source| FileError::Edit { path: self.files.config.clone(), source })
         })?;
-        Ok(())
-    }
-
-    /// Checks that `path` can be written and that `edit` succeeds on a copy of `doc`.
-    fn try_edit(&self, path: &std::path::Path, doc: &Document, edit: impl FnOnce(&mut Document) -> Result<(), crate::ini::EditError>) -> Result<(), Error> {
-        file::preflight(path, self.settings.lock_timeout)?;
-        let mut copy = doc.clone();
-        edit(&mut copy).map_err(|source| FileError::Edit { path: path.to_owned(), source })?;
         Ok(())
     }
 

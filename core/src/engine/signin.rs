@@ -4,9 +4,9 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 
-use crate::aws::{Signer, Sts};
+use crate::aws::{check_region, Signer, Sts};
 use crate::console::{self, Partition};
-use crate::credentials::{managed_sections, Holds, TempCredentials};
+use crate::credentials::TempCredentials;
 use crate::error::Error;
 use crate::secret::Secret;
 use crate::types::{MfaCode, SESSION_ROLE_CAP};
@@ -35,12 +35,6 @@ impl Engine {
     /// or, with `code`, with the long-term keys and the MFA code (the role's full
     /// duration). `destination` is a console path (like `s3/home`); `region` the console's.
     pub async fn console(&self, role: &str, code: Option<&MfaCode>, region: Option<&str>, destination: Option<&str>) -> Result<ConsoleLink, Error> {
-        if let Some(r) = region {
-            console::check_region(r)?;
-        }
-        if let Some(path) = destination {
-            console::check_page(path)?;
-        }
         let snap = self.snapshot()?;
         if let Some(p) = snap.profiles.session(role) {
             let roles: Vec<&str> = snap.profiles.roles.iter().filter(|r| r.source == p.name).map(|r| r.name.as_str()).collect();
@@ -51,11 +45,18 @@ impl Engine {
             ));
         }
         let r = snap.role_profile(role)?.clone();
+        // Where the link goes is checked before any call to AWS.
+        let partition = Partition::of_arn(r.role_arn.as_str()).unwrap_or(Partition::Aws);
+        let region = region.map(str::to_owned).or_else(|| r.region.clone());
+        if let Some(r) = &region {
+            check_region(r)?;
+        }
+        if let Some(path) = destination {
+            console::check_page(path)?;
+        }
         let in_file = || {
-            managed_sections(&snap.credentials)
-                .into_iter()
-                .filter(|m| m.holds == Holds::Role(r.name.clone()) && m.expires - snap.now > CONSOLE_MARGIN)
-                .max_by_key(|m| m.expires)
+            snap.freshest_role_section(&r.name)
+                .filter(|m| m.expires - snap.now > CONSOLE_MARGIN)
                 .and_then(|m| TempCredentials::read(&snap.credentials, &m.section).map(|c| (c, m.section)))
         };
         let (creds, how): (TempCredentials, String) = match (code, in_file()) {
@@ -83,14 +84,6 @@ impl Engine {
         };
         let expires = creds.expiration;
         let creds_for_link = creds;
-        let partition = Partition::of_arn(r.role_arn.as_str()).unwrap_or(Partition::Aws);
-        let region = region.map(str::to_owned).or_else(|| r.region.clone());
-        if let Some(r) = &region {
-            console::check_region(r)?;
-        }
-        if let Some(path) = destination {
-            console::check_page(path)?;
-        }
         let destination = match destination {
             Some(path) => partition.page(path, region.as_deref()),
             None => partition.console(region.as_deref()),
