@@ -287,15 +287,9 @@ fn switch_role<R: Runtime>(app: AppHandle<R>, role: String) {
             }
             Ok(plan) => match engine.snapshot().ok().and_then(|snap| snap.profiles.role(&role).and_then(|r| r.mfa_process.clone())) {
                 Some(process) => {
-                    let done = tokio::task::spawn_blocking({
-                        let role = role.clone();
-                        move || mfa_tray_core::mfa_process::code(&role, &process)
-                    })
-                    .await;
-                    let result = match done {
-                        Ok(Ok(code)) => engine.assume(&role, Some(&code), None, None).await.map(drop),
-                        Ok(Err(e)) => Err(e),
-                        Err(e) => Err(mfa_tray_core::Error::bad_input("mfa_process", e.to_string())),
+                    let result = match crate::background::code_from_process(&role, &process).await {
+                        Ok(code) => engine.assume(&role, Some(&code), None, None).await.map(drop),
+                        Err(e) => Err(e),
                     };
                     if let Err(e) = result {
                         crate::notifier::error(&app, &format!("Could not switch to {role}"), &e.message);
