@@ -402,27 +402,17 @@ fn honours_aws_shared_credentials_file_and_aws_config_file() {
 
 // ---- The written credentials are real: moto checks every signature ----
 
-fn xml_value(xml: &str, tag: &str) -> String {
-    let start = xml.find(&format!("<{tag}>")).unwrap_or_else(|| panic!("no {tag} in {xml}")) + tag.len() + 2;
-    xml[start..start + xml[start..].find('<').unwrap()].to_owned()
-}
-
 #[test]
 fn written_credentials_really_sign_requests() {
     // moto verifies signatures and IAM policies after the six set-up calls below.
     let s = Stack::start_with(Opts { auth_after: Some(6) });
     let allow_all = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
     let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:user/alice"},"Action":"sts:AssumeRole"}]}"#;
-    let iam = |params: &[(&str, &str)]| {
-        let mut p = params.to_vec();
-        p.push(("Version", "2010-05-08"));
-        s.aws_query("iam", &p)
-    };
-    iam(&[("Action", "CreateUser"), ("UserName", "alice")]);
-    let key = iam(&[("Action", "CreateAccessKey"), ("UserName", "alice")]);
-    iam(&[("Action", "PutUserPolicy"), ("UserName", "alice"), ("PolicyName", "all"), ("PolicyDocument", allow_all)]);
-    iam(&[("Action", "CreateRole"), ("RoleName", "Admin"), ("AssumeRolePolicyDocument", trust)]);
-    iam(&[("Action", "PutRolePolicy"), ("RoleName", "Admin"), ("PolicyName", "all"), ("PolicyDocument", allow_all)]);
+    s.iam(&[("Action", "CreateUser"), ("UserName", "alice")]);
+    let key = s.iam(&[("Action", "CreateAccessKey"), ("UserName", "alice")]);
+    s.iam(&[("Action", "PutUserPolicy"), ("UserName", "alice"), ("PolicyName", "all"), ("PolicyDocument", allow_all)]);
+    s.iam(&[("Action", "CreateRole"), ("RoleName", "Admin"), ("AssumeRolePolicyDocument", trust)]);
+    s.iam(&[("Action", "PutRolePolicy"), ("RoleName", "Admin"), ("PolicyName", "all"), ("PolicyDocument", allow_all)]);
     s.create_bucket("signed-bucket");
 
     let (id, secret) = (xml_value(&key, "AccessKeyId"), xml_value(&key, "SecretAccessKey"));

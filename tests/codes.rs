@@ -56,9 +56,7 @@ fn the_tray_logs_in_again_by_itself_with_mfa_process() {
     let bus = Bus::start();
     let (notes, _n) = Notifications::serve(&bus);
     let (_watcher, _w) = Watcher::serve(&bus);
-    let mut cmd = s.command();
-    cmd.env("DBUS_SESSION_BUS_ADDRESS", &bus.address).env("NO_AT_BRIDGE", "1").env("GDK_BACKEND", "x11");
-    let mut app = cmd.spawn().expect("start the tray");
+    let mut app = s.tray_command(&bus).spawn().expect("start the tray");
 
     let note = desktop::wait_for(Duration::from_secs(30), "the tray to log in", || notes.all().first().cloned());
     let _ = app.kill();

@@ -62,8 +62,8 @@ fn settings_from_the_window_and_by_hand_reach_the_running_tray() {
     let bus = Bus::start();
     let (notes, _n) = Notifications::serve(&bus);
     let (watcher, _w) = Watcher::serve(&bus);
-    let mut cmd = s.command();
-    cmd.env("DBUS_SESSION_BUS_ADDRESS", &bus.address).env("NO_AT_BRIDGE", "1").env("GDK_BACKEND", "x11").stdout(Stdio::null()).stderr(Stdio::inherit());
+    let mut cmd = s.tray_command(&bus);
+    cmd.stdout(Stdio::null()).stderr(Stdio::inherit());
     let _tray = App(cmd.spawn().unwrap());
     let (item_bus, item_path) = watcher.item(Duration::from_secs(30));
     let conn = bus.connect();

@@ -26,13 +26,8 @@ fn start_tray(stack: &Stack, bus: &Bus) -> App {
 }
 
 fn start_tray_with_stderr(stack: &Stack, bus: &Bus, stderr: Stdio) -> App {
-    assert!(std::env::var_os("DISPLAY").is_some(), "no DISPLAY: run the tests with scripts/test (it starts Xvfb)");
-    let mut cmd: Command = stack.command();
-    cmd.env("DBUS_SESSION_BUS_ADDRESS", &bus.address)
-        .env("NO_AT_BRIDGE", "1")
-        .env("GDK_BACKEND", "x11")
-        .stdout(Stdio::null())
-        .stderr(stderr);
+    let mut cmd: Command = stack.tray_command(bus);
+    cmd.stdout(Stdio::null()).stderr(stderr);
     App(cmd.spawn().expect("start the tray app"))
 }
 

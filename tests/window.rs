@@ -123,20 +123,11 @@ fn the_window_is_told_of_bad_answers_without_their_secrets() {
 #[test]
 fn a_first_run_goes_from_nothing_to_an_active_role_in_the_window() {
     let s = Stack::start();
-    let iam = |params: &[(&str, &str)]| {
-        let mut p = params.to_vec();
-        p.push(("Version", "2010-05-08"));
-        s.aws_query("iam", &p)
-    };
-    iam(&[("Action", "CreateUser"), ("UserName", "alice")]);
-    let key = iam(&[("Action", "CreateAccessKey"), ("UserName", "alice")]);
-    iam(&[("Action", "CreateVirtualMFADevice"), ("VirtualMFADeviceName", "alice")]);
-    iam(&[("Action", "EnableMFADevice"), ("UserName", "alice"), ("SerialNumber", SERIAL), ("AuthenticationCode1", "123456"), ("AuthenticationCode2", "654321")]);
-    let field = |tag: &str| {
-        let start = key.find(&format!("<{tag}>")).unwrap() + tag.len() + 2;
-        key[start..start + key[start..].find('<').unwrap()].to_owned()
-    };
-    let (id, secret) = (field("AccessKeyId"), field("SecretAccessKey"));
+    s.iam(&[("Action", "CreateUser"), ("UserName", "alice")]);
+    let key = s.iam(&[("Action", "CreateAccessKey"), ("UserName", "alice")]);
+    s.iam(&[("Action", "CreateVirtualMFADevice"), ("VirtualMFADeviceName", "alice")]);
+    s.iam(&[("Action", "EnableMFADevice"), ("UserName", "alice"), ("SerialNumber", SERIAL), ("AuthenticationCode1", "123456"), ("AuthenticationCode2", "654321")]);
+    let (id, secret) = (xml_value(&key, "AccessKeyId"), xml_value(&key, "SecretAccessKey"));
     let kr = s.keyring();
     // The window as the tray opens it on a first run; an empty HOME.
     let d = Driver::start(&s, &kr.bus, "account");

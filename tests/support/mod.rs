@@ -247,6 +247,22 @@ impl Stack {
         keyring
     }
 
+    /// An IAM call straight to moto (see `aws_query`).
+    pub fn iam(&self, params: &[(&str, &str)]) -> String {
+        let mut p = params.to_vec();
+        p.push(("Version", "2010-05-08"));
+        self.aws_query("iam", &p)
+    }
+
+    /// The tray app, started as a desktop session would: on `bus`, under the display
+    /// scripts/test provides.
+    pub fn tray_command(&self, bus: &desktop::Bus) -> Command {
+        assert!(std::env::var_os("DISPLAY").is_some(), "no DISPLAY: run the tests with scripts/test (it starts Xvfb)");
+        let mut cmd = self.command();
+        cmd.env("DBUS_SESSION_BUS_ADDRESS", &bus.address).env("NO_AT_BRIDGE", "1").env("GDK_BACKEND", "x11");
+        cmd
+    }
+
     pub fn create_bucket(&self, name: &str) {
         let auth = "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=0";
         let (status, text) = http(&self.moto_url, "PUT", &format!("/{name}"), &[("Authorization", auth)], b"").unwrap();
@@ -445,6 +461,12 @@ impl Run {
         assert!(self.stderr.contains(stderr_has), "stderr lacks {stderr_has:?}\n{self:#?}");
         self
     }
+}
+
+/// The text of the first `<tag>` element of an AWS XML answer.
+pub fn xml_value(xml: &str, tag: &str) -> String {
+    let start = xml.find(&format!("<{tag}>")).unwrap_or_else(|| panic!("no {tag} in {xml}")) + tag.len() + 2;
+    xml[start..start + xml[start..].find('<').unwrap()].to_owned()
 }
 
 /// The section `[name]` of an INI text, as its lines (up to the next header).
