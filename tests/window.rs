@@ -45,6 +45,7 @@ fn typing_a_code_logs_in_and_a_wrong_code_changes_nothing() {
     assert!(title.starts_with("corp valid until "), "{title}");
     let countdown = d.text("#countdown");
     assert!(countdown.starts_with("11:59:") || countdown.starts_with("12:00:"), "{countdown}");
+    screenshot(&d, "window.png");
     let added = wait_for(Duration::from_secs(10), "[corp] in the file", || {
         let now = s.credentials();
         now.contains("\n[corp]\n").then_some(now)
@@ -57,6 +58,15 @@ fn typing_a_code_logs_in_and_a_wrong_code_changes_nothing() {
     assert!(page.contains("id=\"result-title\""), "not the page: {page}");
     let secret = value(&added, "corp", "aws_secret_access_key").unwrap();
     assert!(!page.contains(&secret) && !page.contains("aws_session_token"), "secret in the page");
+}
+
+/// For the README: with `MFA_TRAY_SCREENSHOTS=DIR`, the window as it is now, as `DIR/NAME`
+/// (after a moment for WebKit to paint what the test saw).
+fn screenshot(d: &Driver, name: &str) {
+    if let Some(dir) = std::env::var_os("MFA_TRAY_SCREENSHOTS") {
+        std::thread::sleep(Duration::from_millis(500));
+        std::fs::write(std::path::Path::new(&dir).join(name), d.screenshot()).unwrap();
+    }
 }
 
 /// Calls one of the window's commands as its page does and returns the reply (or the
@@ -137,11 +147,7 @@ fn a_first_run_goes_from_nothing_to_an_active_role_in_the_window() {
     assert_eq!(d.text("#account-title"), "Add your AWS account");
     let overview = d.script("return document.getElementById('overview').textContent");
     assert_eq!(overview.as_str(), Some("No account yet. Add your AWS account to start."));
-    if let Some(path) = std::env::var_os("MFA_TRAY_SCREENSHOT") {
-        // For the README: give WebKit a moment to paint what the script saw.
-        std::thread::sleep(Duration::from_millis(500));
-        std::fs::write(path, d.screenshot()).unwrap();
-    }
+    screenshot(&d, "first-run.png");
 
     d.type_into("#a-name", "work");
     d.type_into("#a-key", &id);
