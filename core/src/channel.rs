@@ -2,7 +2,9 @@
 //! which owns the state. One Unix socket, `tray.sock`, in a directory only the user can
 //! open (0700, under `$XDG_RUNTIME_DIR/mfa-tray`, else the settings directory); the
 //! socket itself is 0600 and the tray answers only peers running as the same user.
-//! One request per connection, one JSON line each way; nothing secret crosses it.
+//! One request per connection, one JSON line each way. The one secret that crosses it
+//! is the answer to a credential request (`credential_process`), to a peer of the same
+//! user; MFA codes cross from the window to the tray.
 //!
 //! On platforms without Unix sockets (Windows, for now) there is no channel: the tray
 //! then notices settings by watching its settings file, as it does for hand edits.
@@ -20,12 +22,16 @@ use crate::settings::CONFIG_DIR_VAR;
 pub const VERSION: u32 = 1;
 /// The largest request or answer, in bytes.
 const MAX_MESSAGE: u64 = 64 * 1024;
-/// How long either side waits for the other, for a whole request or answer.
+/// How long either side waits for the other, for a whole request or answer (a request
+/// that waits for a code says how long it waits: [`request_within`]).
 const TIMEOUT: Duration = Duration::from_secs(10);
 /// Connections served at once; more are closed at once (one user's own programs only,
-/// but none of them may wear the tray down).
+/// but none of them may wear the tray down). Tools waiting for a code hold one each, and
+/// the tray lets at most [`MAX_WAITING`] wait, so the window's code always gets through.
 #[cfg(unix)]
-const MAX_CLIENTS: usize = 8;
+const MAX_CLIENTS: usize = 32;
+/// Credential requests that may wait for a code at once.
+pub const MAX_WAITING: usize = 16;
 
 /// What a client asks the tray.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -38,6 +44,41 @@ pub enum Request {
         /// The settings as `settings.toml` holds them.
         toml: String,
     },
+    /// Temporary credentials for a profile, for a tool (`credential_process`); the tray
+    /// asks for a code if it needs one, and the request waits for it.
+    Credentials {
+        /// The role or MFA session profile.
+        profile: String,
+        /// The asking program, for people ("aws (pid 4242)").
+        tool: String,
+    },
+    /// Which tools wait for a code (the window shows them).
+    Asks,
+    /// A code for the account tools wait on (from the window).
+    GiveCode {
+        /// The MFA session profile whose code it is.
+        account: String,
+        /// The code as typed (checked by the tray).
+        code: String,
+    },
+    /// No code will come for this account's waiting tools (`None`: for any).
+    Cancel {
+        /// The account, or every one.
+        account: Option<String>,
+    },
+}
+
+/// A tool waiting for a code.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ask {
+    /// The MFA session profile whose code is needed.
+    pub account: String,
+    /// Its MFA device.
+    pub mfa_serial: String,
+    /// The profiles asked for.
+    pub profiles: Vec<String>,
+    /// The asking programs.
+    pub tools: Vec<String>,
 }
 
 /// The tray's answer.
@@ -49,13 +90,45 @@ pub enum Answer {
         /// What happened.
         message: String,
     },
+    /// Credentials for a tool.
+    Credentials {
+        /// The access key id.
+        access_key_id: String,
+        /// The secret access key.
+        secret_access_key: crate::secret::Secret,
+        /// The session token.
+        session_token: crate::secret::Secret,
+        /// When they stop working (RFC 3339).
+        expiration: String,
+    },
+    /// The tools waiting for a code.
+    Asks {
+        /// One per account.
+        asks: Vec<Ask>,
+    },
     /// Refused; `code` is stable, `message` for people.
     Error {
         /// A stable identifier.
         code: String,
         /// What is wrong and what to do.
         message: String,
+        /// What sort of failure (for exit codes), when the engine said.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        kind: Option<crate::error::ErrorKind>,
     },
+}
+
+impl From<crate::error::Error> for Answer {
+    fn from(e: crate::error::Error) -> Answer {
+        Answer::Error { code: e.code.to_owned(), message: e.message, kind: Some(e.kind) }
+    }
+}
+
+/// How long the tray waits for a code a tool asked for (`MFA_TRAY_ASK_TIMEOUT`, in
+/// seconds; 3 minutes by default).
+pub fn ask_timeout(env: &dyn Environment) -> Duration {
+    let secs = env.var_str("MFA_TRAY_ASK_TIMEOUT").and_then(|s| s.parse::<u64>().ok()).filter(|s| (1..=3600).contains(s));
+    Duration::from_secs(secs.unwrap_or(180))
 }
 
 #[derive(Serialize, Deserialize)]
@@ -76,15 +149,21 @@ pub fn socket_path(env: &dyn Environment) -> Option<PathBuf> {
 }
 
 /// Asks the running tray. `Err` with `NotFound` or `ConnectionRefused` when there is none.
-#[cfg(unix)]
 pub fn request(path: &Path, request: &Request) -> io::Result<Answer> {
+    request_within(path, request, TIMEOUT)
+}
+
+/// Asks the running tray and waits up to `wait` for the answer (a request that may wait
+/// for a code waits longer than the tray does).
+#[cfg(unix)]
+pub fn request_within(path: &Path, request: &Request, wait: Duration) -> io::Result<Answer> {
     // Only a socket in a directory that is ours and closed to others can be our tray's.
     match path.parent().map(check_private_dir) {
         Some(Err(e)) if e.kind() != io::ErrorKind::NotFound => return Err(e),
         _ => {}
     }
     let mut stream = std::os::unix::net::UnixStream::connect(path)?;
-    stream.set_read_timeout(Some(TIMEOUT))?;
+    stream.set_read_timeout(Some(wait.max(TIMEOUT)))?;
     stream.set_write_timeout(Some(TIMEOUT))?;
     let mut line = serde_json::to_string(&Envelope { v: VERSION, body: request.clone() }).map_err(io::Error::other)?;
     line.push('\n');
@@ -97,7 +176,7 @@ pub fn request(path: &Path, request: &Request) -> io::Result<Answer> {
 
 /// No channel on this platform: as if no tray were running.
 #[cfg(not(unix))]
-pub fn request(_path: &Path, _request: &Request) -> io::Result<Answer> {
+pub fn request_within(_path: &Path, _request: &Request, _wait: Duration) -> io::Result<Answer> {
     Err(io::Error::new(io::ErrorKind::NotFound, "no tray channel on this platform"))
 }
 
@@ -239,8 +318,8 @@ fn serve_one(stream: std::os::unix::net::UnixStream, handle: &(dyn Fn(Request) -
     let Some(line) = read_request(&stream) else { return };
     let answer = match serde_json::from_str::<Envelope<Request>>(&line) {
         Ok(Envelope { v: VERSION, body }) => handle(body),
-        Ok(Envelope { v, .. }) => Answer::Error { code: "version".into(), message: format!("this tray speaks version {VERSION} of its channel, not {v}; restart the tray") },
-        Err(_) => Answer::Error { code: "bad_request".into(), message: "not a request this tray understands".into() },
+        Ok(Envelope { v, .. }) => Answer::Error { code: "version".into(), message: format!("this tray speaks version {VERSION} of its channel, not {v}; restart the tray"), kind: None },
+        Err(_) => Answer::Error { code: "bad_request".into(), message: "not a request this tray understands".into(), kind: None },
     };
     if let Ok(mut out) = serde_json::to_string(&Envelope { v: VERSION, body: answer }) {
         out.push('\n');
@@ -260,12 +339,13 @@ mod tests {
         let path = dir.path().join("run/mfa-tray/tray.sock");
         let server = Server::start(&path, |req| match req {
             Request::Ping => Answer::Ok { message: "pong".into() },
-            Request::SaveSettings { toml } => Answer::Error { code: "bad_settings".into(), message: toml },
+            Request::SaveSettings { toml } => Answer::Error { code: "bad_settings".into(), message: toml, kind: None },
+            _ => Answer::Error { code: "unexpected".into(), message: String::new(), kind: None },
         })
         .unwrap();
         assert_eq!(request(&path, &Request::Ping).unwrap(), Answer::Ok { message: "pong".into() });
         let answer = request(&path, &Request::SaveSettings { toml: "x = 1".into() }).unwrap();
-        assert_eq!(answer, Answer::Error { code: "bad_settings".into(), message: "x = 1".into() });
+        assert_eq!(answer, Answer::Error { code: "bad_settings".into(), message: "x = 1".into(), kind: None });
         assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
         assert_eq!(std::fs::metadata(path.parent().unwrap()).unwrap().permissions().mode() & 0o777, 0o700);
         // A second tray cannot take the socket over.

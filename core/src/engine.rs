@@ -23,8 +23,10 @@ use crate::status::Status;
 use crate::types::{check_duration, human_duration, MfaCode, MfaSerial, ROLE_DURATION, SESSION_DURATION, SESSION_ROLE_CAP};
 
 mod accounts;
+mod process;
 mod signin;
 pub use accounts::{check_keys, check_profile_name, AccountCheck, NewRole, Rotated};
+pub use process::{process_json, CodeNeeded, ForTool, Memory, TOOL_MARGIN};
 pub use signin::ConsoleLink;
 
 /// An MFA session is used for AssumeRole only if it has at least this long left.
@@ -244,26 +246,32 @@ impl Engine {
         let holds = Holds::Session(p.name.clone());
         snap.check_writable(&snap.credentials, &p.name, &holds)?;
         self.trial_write(&snap, &p.name, &holds)?;
-        let keys = self.long_term_keys(&snap, p)?;
-
-        let sts = Sts::new(Signer::LongTerm(&keys), &self.endpoints(p.region.as_deref(), p.endpoint_url.as_deref()));
-        let what = format!("logging in {profile} (GetSessionToken)");
-        let creds = sts
-            .get_session_token(&p.mfa_serial, code, duration)
-            .await
-            .and_then(|c| self.plausible(c))
-            .map_err(|e| {
-                let (serial_section, login) = (format!("[profile {profile}]"), format!("mfa-tray login {profile}"));
-                Error::from_aws(e, &what, self.fixes(p, &serial_section, &login))
-            })?;
+        let creds = self.get_session(&snap, p, code, duration).await?;
         self.write(&snap, &p.name, &creds, &holds, None)?;
         Ok(LoginOutcome { profile: p.name.clone(), expires: creds.expiration })
+    }
+
+    /// GetSessionToken with MFA for `p`, written nowhere.
+    async fn get_session(&self, snap: &Snapshot, p: &SessionProfile, code: &MfaCode, duration: Duration) -> Result<TempCredentials, Error> {
+        let keys = self.long_term_keys(snap, p)?;
+        let sts = Sts::new(Signer::LongTerm(&keys), &self.endpoints(p.region.as_deref(), p.endpoint_url.as_deref()));
+        let what = format!("logging in {} (GetSessionToken)", p.name);
+        sts.get_session_token(&p.mfa_serial, code, duration).await.and_then(|c| self.plausible(c)).map_err(|e| {
+            let (serial_section, login) = (format!("[profile {}]", p.name), format!("mfa-tray login {}", p.name));
+            Error::from_aws(e, &what, self.fixes(p, &serial_section, &login))
+        })
     }
 
     /// Decides how `role` would be assumed now. `explicit` is a duration the user asked
     /// for; `code_given` whether a code is at hand. A plan may need a code that is not.
     pub fn plan(&self, snap: &Snapshot, role: &str, explicit: Option<Duration>, code_given: bool) -> Result<Plan, Error> {
         let r = snap.role_profile(role)?;
+        if r.on_demand {
+            return Err(Error::bad_input(
+                "on_demand",
+                format!("{role} is fetched by tools with credential_process and never written to the credentials file; `mfa-tray credential-process {role}` prints its credentials"),
+            ));
+        }
         let wanted = explicit.or(r.duration).unwrap_or(self.settings.role_duration);
         check_duration(wanted, ROLE_DURATION, "AssumeRole").map_err(|e| Error::bad_input("bad_duration", format!("{role}: {e}")))?;
         let session = snap.valid_session(&r.source, SESSION_MARGIN);
@@ -309,11 +317,7 @@ impl Engine {
                         format!("assuming {role} needs an MFA code for {}: {}. Pass --code, or run `mfa-tray login {}` first", plan.mfa_serial, plan.reason, r.source),
                     )
                 })?;
-                let source = snap.session_profile(&r.source)?;
-                let keys = self.long_term_keys(&snap, source)?;
-                let sts = Sts::new(Signer::LongTerm(&keys), &self.endpoints(r.region.as_deref(), r.endpoint_url.as_deref()));
-                let input = self.assume_input(r, plan.duration, Some((&plan.mfa_serial, code)));
-                sts.assume_role(&input).await.and_then(|c| self.plausible(c)).map_err(|e| self.assume_error(e, r, source))?
+                self.assume_with_code(&snap, r, code, plan.duration).await?
             }
         };
         self.write(&snap, &section, &creds, &holds, None)?;
@@ -441,9 +445,23 @@ impl Engine {
         let session = snap.valid_session(&r.source, SESSION_MARGIN).ok_or_else(|| {
             Error::new(ErrorKind::AwsRefused, "expired_token", format!("the MFA session of {} has expired; run `mfa-tray login {}`", r.source, r.source))
         })?;
-        let sts = Sts::new(Signer::Temporary(&session), &self.endpoints(r.region.as_deref(), r.endpoint_url.as_deref()));
+        self.assume_through(snap, r, &session, duration).await
+    }
+
+    /// AssumeRole for `r` signed with the MFA session `session`.
+    async fn assume_through(&self, snap: &Snapshot, r: &RoleProfile, session: &TempCredentials, duration: Duration) -> Result<TempCredentials, Error> {
+        let sts = Sts::new(Signer::Temporary(session), &self.endpoints(r.region.as_deref(), r.endpoint_url.as_deref()));
         let source = snap.session_profile(&r.source)?;
         sts.assume_role(&self.assume_input(r, duration, None)).await.and_then(|c| self.plausible(c)).map_err(|e| self.assume_error(e, r, source))
+    }
+
+    /// AssumeRole for `r` with its account's long-term keys and an MFA code.
+    async fn assume_with_code(&self, snap: &Snapshot, r: &RoleProfile, code: &MfaCode, duration: Duration) -> Result<TempCredentials, Error> {
+        let source = snap.session_profile(&r.source)?;
+        let keys = self.long_term_keys(snap, source)?;
+        let sts = Sts::new(Signer::LongTerm(&keys), &self.endpoints(r.region.as_deref(), r.endpoint_url.as_deref()));
+        let input = self.assume_input(r, duration, Some((&r.mfa_serial, code)));
+        sts.assume_role(&input).await.and_then(|c| self.plausible(c)).map_err(|e| self.assume_error(e, r, source))
     }
 
     /// Credentials whose expiry makes sense now: in the future, and within the longest

@@ -6,7 +6,7 @@ use crate::aws::AwsError;
 use crate::file::FileError;
 
 /// What sort of failure, for exit codes and front ends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorKind {
     /// The user asked for something that cannot work (bad code, unknown profile,

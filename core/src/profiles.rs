@@ -84,7 +84,16 @@ pub struct RoleProfile {
     pub endpoint_url: Option<String>,
     /// `mfa_process` of the role, else of its source.
     pub mfa_process: Option<String>,
+    /// Tools fetch this role through `credential_process` (its ARN is under
+    /// [`ON_DEMAND_ARN_KEY`]): its credentials live in the tray's memory only, never in
+    /// the credentials file.
+    pub on_demand: bool,
 }
+
+/// Where a role that tools fetch with `credential_process` keeps its ARN. Not
+/// `role_arn`: botocore assumes a profile with `role_arn` by itself and never runs its
+/// `credential_process`.
+pub const ON_DEMAND_ARN_KEY: &str = "mfa_tray_role_arn";
 
 /// A profile mfa-tray cannot use, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -113,13 +122,13 @@ impl Profiles {
         let mut out = Profiles::default();
         let mut session_names = Vec::new();
         for name in &reader.names {
-            if reader.conf(name, "role_arn").is_none() && reader.conf(name, "mfa_serial").is_some() {
+            if !reader.is_role(name) && reader.conf(name, "mfa_serial").is_some() {
                 session_names.push(name.clone());
             }
         }
         for section in credentials.section_names() {
             if let Some(base) = section.strip_suffix(suffix).filter(|b| !b.is_empty()) {
-                if !session_names.iter().any(|n| n == base) && reader.conf(base, "role_arn").is_none() {
+                if !session_names.iter().any(|n| n == base) && !reader.is_role(base) {
                     session_names.push(base.to_owned());
                 }
             }
@@ -131,7 +140,7 @@ impl Profiles {
             }
         }
         for name in &reader.names {
-            if reader.conf(name, "role_arn").is_some() {
+            if reader.is_role(name) {
                 match reader.role(name, &out) {
                     Ok(p) => out.roles.push(p),
                     Err(message) => out.problems.push(Problem { profile: name.clone(), message }),
@@ -285,6 +294,12 @@ impl<'a> Reader<'a> {
         self.credentials.get(profile, key).or_else(from_config).filter(|v| !v.is_empty())
     }
 
+    /// Whether the profile is a role: `role_arn`, or mfa-tray's own key for roles that
+    /// tools fetch with `credential_process`.
+    fn is_role(&self, profile: &str) -> bool {
+        self.conf(profile, "role_arn").is_some() || self.conf(profile, ON_DEMAND_ARN_KEY).is_some()
+    }
+
     fn cred(&self, section: &str, key: &str) -> Option<Cow<'a, str>> {
         self.credentials.get(section, key).filter(|v| !v.is_empty())
     }
@@ -327,7 +342,11 @@ impl<'a> Reader<'a> {
     }
 
     fn role(&self, name: &str, known: &Profiles) -> Result<RoleProfile, String> {
-        let raw_arn = self.conf(name, "role_arn").unwrap_or_default();
+        let on_demand = self.conf(name, ON_DEMAND_ARN_KEY).is_some();
+        if on_demand && self.conf(name, "role_arn").is_some() {
+            return Err(format!("both role_arn and {ON_DEMAND_ARN_KEY}: keep {ON_DEMAND_ARN_KEY} for a role tools fetch with credential_process (botocore would assume a role_arn itself), else role_arn"));
+        }
+        let raw_arn = self.conf(name, if on_demand { ON_DEMAND_ARN_KEY } else { "role_arn" }).unwrap_or_default();
         let role_arn: RoleArn = raw_arn.parse().map_err(|e| format!("role_arn: {e}{}", comment_hint(&raw_arn)))?;
         let source = match self.conf(name, "source_profile") {
             Some(s) => s.into_owned(),
@@ -361,16 +380,17 @@ impl<'a> Reader<'a> {
             region: self.conf(name, "region").map(Cow::into_owned).or_else(|| session.region.clone()),
             endpoint_url: self.conf(name, "endpoint_url").map(Cow::into_owned).or_else(|| session.endpoint_url.clone()),
             mfa_process: self.conf(name, "mfa_process").map(Cow::into_owned).or_else(|| session.mfa_process.clone()),
+            on_demand,
         })
     }
 
     /// Why `source` cannot serve as the MFA session of role `name`.
     fn explain_bad_source(&self, name: &str, source: &str, known: &Profiles) -> String {
-        if self.conf(source, "role_arn").is_some() {
+        if self.is_role(source) {
             // Walk the chain to tell a loop from plain chaining.
             let mut chain = vec![name.to_owned()];
             let mut cur = source.to_owned();
-            while let Some(next) = self.conf(&cur, "source_profile").filter(|_| self.conf(&cur, "role_arn").is_some()) {
+            while let Some(next) = self.conf(&cur, "source_profile").filter(|_| self.is_role(&cur)) {
                 chain.push(cur.clone());
                 if chain.iter().any(|c| *c == next) {
                     chain.push(next.into_owned());

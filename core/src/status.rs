@@ -70,6 +70,8 @@ pub struct RoleStatus {
     pub active: bool,
     /// Credentials-file sections that hold this role.
     pub sections: Vec<String>,
+    /// Tools fetch it with `credential_process`; it is never in the file.
+    pub on_demand: bool,
 }
 
 /// A profile mfa-tray cannot use.
@@ -167,6 +169,7 @@ impl Status {
                     role_arn: r.role_arn.to_string(),
                     active: active_role.as_deref() == Some(r.name.as_str()),
                     sections: held.iter().map(|m| m.section.clone()).collect(),
+                    on_demand: r.on_demand,
                 }
             })
             .collect();

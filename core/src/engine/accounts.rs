@@ -16,7 +16,7 @@ use crate::error::{Error, ErrorKind};
 use crate::file::{self, FileError};
 use crate::ini::{check_section_name, Document};
 use crate::keychain;
-use crate::profiles::{config_profiles, KeyStore, KEYS_KEY};
+use crate::profiles::{config_profiles, KeyStore, KEYS_KEY, ON_DEMAND_ARN_KEY};
 use crate::types::{check_duration, MfaSerial, RoleArn, ROLE_DURATION};
 
 use super::{keychain_error, Engine, Snapshot};
@@ -50,6 +50,9 @@ pub struct NewRole {
     pub duration: Option<Duration>,
     /// `role_session_name`.
     pub session_name: Option<String>,
+    /// Tools fetch it with `credential_process` (the tray keeps its credentials in
+    /// memory) instead of mfa-tray writing it to the credentials file.
+    pub credential_process: bool,
 }
 
 /// What `rotate` did.
@@ -402,7 +405,12 @@ impl Engine {
                 Err(Error::bad_input("bad_input", format!("{v:?} is not a valid {what}")))
             }
         };
-        let mut entries = vec![("role_arn", arn.as_str()), ("source_profile", role.source.as_str())];
+        let command = self.credential_process_command(&role.name);
+        let mut entries = match role.credential_process {
+            // botocore runs credential_process only for a profile without role_arn.
+            true => vec![("credential_process", command.as_str()), (ON_DEMAND_ARN_KEY, arn.as_str()), ("source_profile", role.source.as_str())],
+            false => vec![("role_arn", arn.as_str()), ("source_profile", role.source.as_str())],
+        };
         if let Some(x) = &role.external_id {
             word("external id", x, 1224)?;
             entries.push(("external_id", x));
@@ -422,6 +430,19 @@ impl Engine {
             doc.set(&section, &entries).map_err(|source| FileError::Edit { path: self.files.config.clone(), source })
         })?;
         Ok(())
+    }
+
+    /// `mfa-tray credential-process NAME`, naming the CLI by its full path when the
+    /// `mfa-tray` on the PATH (if any) is not this one.
+    pub fn credential_process_command(&self, profile: &str) -> String {
+        let on_path = self.env.var("PATH").and_then(|path| std::env::split_paths(&path).map(|d| d.join("mfa-tray")).find(|p| p.is_file()));
+        let ours = std::env::current_exe().ok().and_then(|exe| Some(exe.parent()?.join(format!("mfa-tray{}", std::env::consts::EXE_SUFFIX)))).filter(|p| p.is_file());
+        let program = match (on_path, ours) {
+            (Some(found), Some(ours)) if !same_file(&found, &ours) => shell_word(&ours.to_string_lossy()),
+            (None, Some(ours)) => shell_word(&ours.to_string_lossy()),
+            _ => "mfa-tray".to_owned(),
+        };
+        format!("{program} credential-process {}", shell_word(profile))
     }
 
     /// Writes `keys` into the new section `section` of the credentials file.
@@ -495,6 +516,20 @@ fn taken(path: &std::path::Path, section: &str) -> FileError {
     FileError::NotOurs { path: path.to_owned(), section: section.to_owned(), reason: "another program added it a moment ago".to_owned() }
 }
 
+fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
+    matches!((a.canonicalize(), b.canonicalize()), (Ok(x), Ok(y)) if x == y)
+}
+
+/// A word as botocore splits `credential_process` (POSIX shell rules): quoted when it
+/// has anything but plain characters.
+fn shell_word(word: &str) -> String {
+    if !word.is_empty() && word.chars().all(|c| c.is_ascii_alphanumeric() || "/._-+=:@,".contains(c)) {
+        word.to_owned()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -519,5 +554,14 @@ mod tests {
         assert_eq!(id("arn:aws:iam::123456789012:user/team/a/bob").user_name(), Some("bob"));
         assert_eq!(id("arn:aws:iam::123456789012:root").user_name(), None);
         assert_eq!(id("arn:aws:sts::123456789012:assumed-role/R/s").user_name(), None);
+    }
+
+    #[test]
+    fn credential_process_words_split_back_as_botocore_splits_them() {
+        for word in ["/usr/bin/mfa-tray", "/home/a b/mfa-tray", "it's", "$HOME", "a\\b", ""] {
+            let line = format!("{} credential-process ci", shell_word(word));
+            assert_eq!(crate::profiles::shlex_split(&line).unwrap(), [word, "credential-process", "ci"], "{line}");
+        }
+        assert_eq!(shell_word("/usr/bin/mfa-tray"), "/usr/bin/mfa-tray");
     }
 }

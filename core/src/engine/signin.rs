@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 
-use crate::aws::{check_region, Signer, Sts};
+use crate::aws::check_region;
 use crate::console::{self, Partition};
 use crate::credentials::TempCredentials;
 use crate::error::Error;
@@ -73,13 +73,8 @@ impl Engine {
                 ))
             }
             (Some(code), _) => {
-                let source = snap.session_profile(&r.source)?;
-                let keys = self.long_term_keys(&snap, source)?;
                 let duration = r.duration.unwrap_or(self.settings.role_duration);
-                let sts = Sts::new(Signer::LongTerm(&keys), &self.endpoints(r.region.as_deref(), r.endpoint_url.as_deref()));
-                let input = self.assume_input(&r, duration, Some((&r.mfa_serial, code)));
-                let creds = sts.assume_role(&input).await.and_then(|c| self.plausible(c)).map_err(|e| self.assume_error(e, &r, source))?;
-                (creds, "assumed with your MFA code".to_owned())
+                (self.assume_with_code(&snap, &r, code, duration).await?, "assumed with your MFA code".to_owned())
             }
         };
         let expires = creds.expiration;

@@ -204,3 +204,20 @@ fn shlex() {
     assert_eq!(split("trailing\\"), None);
     assert_eq!(split(""), Some(vec![]));
 }
+
+#[test]
+fn roles_tools_fetch_keep_their_arn_under_mfa_trays_key() {
+    let creds = Document::parse(CREDS.as_bytes()).unwrap();
+    let config = "[profile corp]\nmfa_serial = arn:aws:iam::111111111111:mfa/alice\n\n\
+        [profile ci]\ncredential_process = mfa-tray credential-process ci\nmfa_tray_role_arn = arn:aws:iam::222222222222:role/CI\nsource_profile = corp\n\n\
+        [profile both]\nrole_arn = arn:aws:iam::222222222222:role/A\nmfa_tray_role_arn = arn:aws:iam::222222222222:role/A\nsource_profile = corp\n";
+    let p = Profiles::resolve(&Document::parse(config.as_bytes()).unwrap(), &creds, "-long-term");
+    let ci = p.role("ci").unwrap();
+    assert!(ci.on_demand);
+    assert_eq!(ci.role_arn.as_str(), "arn:aws:iam::222222222222:role/CI");
+    assert_eq!(ci.source, "corp");
+    assert!(!resolve().role("prod-admin").unwrap().on_demand);
+    // Never an MFA session, and not both keys at once (botocore would take role_arn).
+    assert!(p.session("ci").is_none());
+    assert!(problem(&p, "both").starts_with("both role_arn and mfa_tray_role_arn"), "{}", problem(&p, "both"));
+}

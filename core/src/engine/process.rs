@@ -1,0 +1,136 @@
+//! Credentials for tools that ask (`credential_process`): handed over, never written.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use crate::credentials::{format_time, TempCredentials};
+use crate::error::Error;
+use crate::types::{MfaCode, SESSION_ROLE_CAP};
+
+use super::{Engine, SESSION_MARGIN};
+
+/// Credentials are handed to a tool only with at least this long left: botocore
+/// refreshes credential_process credentials 15 minutes before they expire, and insists
+/// at 10.
+pub const TOOL_MARGIN: Duration = Duration::from_secs(15 * 60);
+
+/// A role fetched for a tool is assumed for at least this long, so the tool does not
+/// come back at once.
+const TOOL_ROLE_MIN: Duration = Duration::from_secs(30 * 60);
+
+/// Temporary credentials kept in memory for tools (the tray's), by profile: an MFA
+/// session under its account's name, a role under the role's.
+pub type Memory = HashMap<String, TempCredentials>;
+
+/// What a tool's request needs.
+#[derive(Debug)]
+pub enum ForTool {
+    /// Credentials with at least [`TOOL_MARGIN`] left.
+    Ready(TempCredentials),
+    /// A code first.
+    NeedCode(CodeNeeded),
+}
+
+/// The code a tool's request waits for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CodeNeeded {
+    /// The profile the tool asked for.
+    pub profile: String,
+    /// The MFA session profile whose code it is.
+    pub account: String,
+    /// Its device.
+    pub mfa_serial: String,
+    /// The command that prints the code, if the profile has one.
+    pub mfa_process: Option<String>,
+}
+
+impl Engine {
+    /// Credentials for a tool asking for `profile` (a role or an MFA session), without a
+    /// code if that can be done: from `memory`, from an MFA session in memory or in the
+    /// file (a role is then assumed now, at most an hour as AWS allows with a session,
+    /// and not written). Otherwise says which code is needed.
+    pub async fn for_tool(&self, profile: &str, memory: &Memory) -> Result<ForTool, Error> {
+        let snap = self.snapshot()?;
+        let fresh = |c: &&TempCredentials| c.expiration - snap.now > TOOL_MARGIN;
+        if let Some(r) = snap.profiles.role(profile) {
+            if let Some(c) = memory.get(&r.name).filter(fresh) {
+                return Ok(ForTool::Ready(c.clone()));
+            }
+            let in_memory = memory.get(&r.source).filter(|c| c.expiration - snap.now > SESSION_MARGIN).cloned();
+            if let Some(session) = in_memory.or_else(|| snap.valid_session(&r.source, SESSION_MARGIN)) {
+                let duration = r.duration.unwrap_or(self.settings.role_duration).clamp(TOOL_ROLE_MIN, SESSION_ROLE_CAP);
+                return self.assume_through(&snap, r, &session, duration).await.map(ForTool::Ready);
+            }
+            return Ok(ForTool::NeedCode(CodeNeeded {
+                profile: r.name.clone(),
+                account: r.source.clone(),
+                mfa_serial: r.mfa_serial.to_string(),
+                mfa_process: r.mfa_process.clone(),
+            }));
+        }
+        let p = snap.session_profile(profile)?;
+        if let Some(c) = memory.get(&p.name).filter(fresh).cloned().or_else(|| snap.valid_session(&p.name, TOOL_MARGIN)) {
+            return Ok(ForTool::Ready(c));
+        }
+        Ok(ForTool::NeedCode(CodeNeeded {
+            profile: p.name.clone(),
+            account: p.name.clone(),
+            mfa_serial: p.mfa_serial.to_string(),
+            mfa_process: p.mfa_process.clone(),
+        }))
+    }
+
+    /// An MFA session for `account` (GetSessionToken with `code`), for memory: written
+    /// nowhere.
+    pub async fn session_for_tools(&self, account: &str, code: &MfaCode) -> Result<TempCredentials, Error> {
+        let snap = self.snapshot()?;
+        let p = snap.session_profile(account)?;
+        let duration = p.duration.unwrap_or(self.settings.session_duration);
+        self.get_session(&snap, p, code, duration).await
+    }
+
+    /// Credentials for `profile` with a code, where there is no memory to keep an MFA
+    /// session in (no tray): a role assumed with the code for its full duration, or an
+    /// MFA session. Written nowhere.
+    pub async fn for_tool_with_code(&self, profile: &str, code: &MfaCode) -> Result<TempCredentials, Error> {
+        let snap = self.snapshot()?;
+        if let Some(r) = snap.profiles.role(profile) {
+            let duration = r.duration.unwrap_or(self.settings.role_duration).max(TOOL_ROLE_MIN);
+            return self.assume_with_code(&snap, r, code, duration).await;
+        }
+        self.session_for_tools(profile, code).await
+    }
+}
+
+/// The JSON a `credential_process` prints: version 1 of the AWS format.
+pub fn process_json(c: &TempCredentials) -> crate::secret::Secret {
+    let json = serde_json::json!({
+        "Version": 1,
+        "AccessKeyId": c.access_key_id,
+        "SecretAccessKey": c.secret_access_key.expose(),
+        "SessionToken": c.session_token.expose(),
+        "Expiration": format_time(c.expiration),
+    });
+    crate::secret::Secret::new(json.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::secret::Secret;
+
+    #[test]
+    fn the_json_is_what_botocore_reads() {
+        let c = TempCredentials {
+            access_key_id: "ASIAEXAMPLE000000000".into(),
+            secret_access_key: Secret::new("s/e+c"),
+            session_token: Secret::new("t\"o"),
+            expiration: time::macros::datetime!(2026-11-29 10:00:00.5 UTC),
+        };
+        let v: serde_json::Value = serde_json::from_str(process_json(&c).expose()).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"Version": 1, "AccessKeyId": "ASIAEXAMPLE000000000", "SecretAccessKey": "s/e+c", "SessionToken": "t\"o", "Expiration": "2026-11-29T10:00:00Z"})
+        );
+    }
+}
