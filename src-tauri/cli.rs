@@ -122,6 +122,12 @@ enum Command {
         #[arg(long, short, value_parser = parse_code)]
         code: Option<MfaCode>,
     },
+    /// Print credentials for a tool, as AWS's credential_process asks (JSON on stdout)
+    #[command(after_help = CREDENTIAL_PROCESS_HELP)]
+    CredentialProcess {
+        /// A role or MFA session profile
+        profile: String,
+    },
     /// List the S3 buckets a profile's credentials can see (S3 ListBuckets)
     Buckets {
         /// The profile to use (default: $AWS_PROFILE, else the target profile)
@@ -208,8 +214,26 @@ enum RoleCommand {
         /// RoleSessionName (default: mfa-tray)
         #[arg(long)]
         session_name: Option<String>,
+        /// Tools fetch it with credential_process (kept in the tray's memory, never written to ~/.aws/credentials)
+        #[arg(long)]
+        credential_process: bool,
     },
 }
+
+const CREDENTIAL_PROCESS_HELP: &str = "\
+Use it from ~/.aws/config (`mfa-tray role add NAME --credential-process` writes this):
+  [profile prod-admin]
+  credential_process = mfa-tray credential-process prod-admin
+  mfa_tray_role_arn = arn:aws:iam::222222222222:role/Admin
+  source_profile = corp
+The role's ARN is under mfa_tray_role_arn: botocore assumes a profile with role_arn by itself
+and would never run credential_process.
+
+Credentials always have 15 minutes left; they are never written to ~/.aws/credentials.
+With the tray running, the tray answers: from its memory, through an MFA session, or by
+opening its code window (the tool waits until the code is typed; MFA_TRAY_ASK_TIMEOUT,
+default 180 seconds). Without the tray, the code comes from the profile's mfa_process or is
+asked for on the terminal (/dev/tty).";
 
 fn parse_code(s: &str) -> Result<MfaCode, String> {
     s.parse().map_err(|e: mfa_tray_core::types::ValueError| e.to_string())
@@ -320,12 +344,17 @@ async fn execute(command: Command, out: &Printer) -> Result<ExitCode, Error> {
             let what = if print { "The link signs in" } else { "Opened the AWS console in your browser, signed in" };
             eprintln!("{what} as {role}, {}; the console session lasts {}.", link.how, out.until(link.expires));
         }
-        Command::Role(RoleCommand::Add { name, arn, source, external_id, duration, session_name }) => {
-            let role = NewRole { name: name.clone(), arn, source, external_id, duration, session_name };
+        Command::Role(RoleCommand::Add { name, arn, source, external_id, duration, session_name, credential_process }) => {
+            let role = NewRole { name: name.clone(), arn, source, external_id, duration, session_name, credential_process };
             engine.add_role(&role)?;
             println!("Added role {name} to {}.", engine.files.config.display());
-            println!("Next: `mfa-tray assume {name}` (or pick it in the tray's menu).");
+            if credential_process {
+                println!("Tools using --profile {name} (AWS_PROFILE={name}) now ask mfa-tray for its credentials; they never touch ~/.aws/credentials.");
+            } else {
+                println!("Next: `mfa-tray assume {name}` (or pick it in the tray's menu).");
+            }
         }
+        Command::CredentialProcess { profile } => credential_process(&engine, &profile).await?,
         Command::Buckets { profile, json } => {
             let (section, buckets) = engine.buckets(profile.as_deref()).await?;
             if json {
@@ -505,6 +534,94 @@ fn print_json(value: &impl serde::Serialize) {
 }
 
 /// The code a profile's `mfa_process` prints.
+/// `credential_process`: stdout carries the JSON and nothing else; what is for people
+/// goes to stderr (botocore shows it when the call fails).
+async fn credential_process(engine: &Engine, profile: &str) -> Result<(), Error> {
+    use mfa_tray_core::channel::{self, Answer, Request};
+    use mfa_tray_core::engine::{process_json, ForTool, Memory};
+    let tool = asking_tool();
+    if let Some(path) = channel::socket_path(&OsEnvironment) {
+        let request = Request::Credentials { profile: profile.to_owned(), tool: tool.clone() };
+        let wait = channel::ask_timeout(&OsEnvironment) + Duration::from_secs(30);
+        match channel::request_within(&path, &request, wait) {
+            Ok(Answer::Credentials { access_key_id, secret_access_key, session_token, expiration }) => {
+                let expiration = mfa_tray_core::credentials::parse_time(&expiration)
+                    .ok_or_else(|| Error::new(ErrorKind::LocalFile, "tray", "the tray's answer has no expiry".to_owned()))?;
+                let creds = mfa_tray_core::credentials::TempCredentials { access_key_id, secret_access_key, session_token, expiration };
+                println!("{}", process_json(&creds).expose());
+                return Ok(());
+            }
+            Ok(Answer::Error { message, kind, .. }) => return Err(Error::new(kind.unwrap_or(ErrorKind::LocalFile), "tray", message)),
+            Ok(_) => return Err(Error::new(ErrorKind::LocalFile, "tray", "the tray answered something else; is it an older version? restart it".to_owned())),
+            // No tray (or a socket directory open to others, where no tray of ours
+            // listens): on our own.
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused | std::io::ErrorKind::PermissionDenied) => {}
+            Err(e) => return Err(Error::new(ErrorKind::LocalFile, "tray", format!("the tray at {} did not answer ({e})", path.display()))),
+        }
+    }
+    let creds = match engine.for_tool(profile, &Memory::new()).await? {
+        ForTool::Ready(creds) => creds,
+        ForTool::NeedCode(need) => {
+            let code = match &need.mfa_process {
+                Some(command) => mfa_tray_core::mfa_process::code(&need.account, command)?,
+                None => code_on_terminal(&tool, &need)?,
+            };
+            engine.for_tool_with_code(profile, &code).await?
+        }
+    };
+    println!("{}", process_json(&creds).expose());
+    Ok(())
+}
+
+/// Asks on the terminal itself (`/dev/tty`): botocore keeps a credential_process's
+/// standard streams to itself.
+fn code_on_terminal(tool: &str, need: &mfa_tray_core::engine::CodeNeeded) -> Result<MfaCode, Error> {
+    let no_terminal = || {
+        Error::bad_input(
+            "code_required",
+            format!(
+                "{} needs an MFA code for {} ({}), and there is no tray running to ask for it and no terminal: start the tray (mfa-tray-app), or run `mfa-tray login {}` (tools then get credentials through that MFA session)",
+                need.profile, need.account, need.mfa_serial, need.account
+            ),
+        )
+    };
+    #[cfg(unix)]
+    {
+        let mut tty = std::fs::OpenOptions::new().read(true).write(true).open("/dev/tty").map_err(|_| no_terminal())?;
+        write!(tty, "mfa-tray: {tool} asks for {}. MFA code for {} ({}): ", need.profile, need.account, need.mfa_serial).map_err(|_| no_terminal())?;
+        let mut line = String::new();
+        std::io::BufReader::new(&tty).read_line(&mut line).map_err(|_| no_terminal())?;
+        line.parse().map_err(|e: mfa_tray_core::types::ValueError| Error::bad_input("bad_code", e.to_string()))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tool;
+        Err(no_terminal())
+    }
+}
+
+#[cfg(not(unix))]
+fn asking_tool() -> String {
+    "a program".to_owned()
+}
+
+/// The program that runs this one, for people: `aws (pid 4242)`. A script run by an
+/// interpreter is named by its script.
+#[cfg(unix)]
+fn asking_tool() -> String {
+    let ppid = std::os::unix::process::parent_id();
+    let args: Vec<String> = std::fs::read(format!("/proc/{ppid}/cmdline"))
+        .map(|raw| raw.split(|b| *b == 0).filter(|a| !a.is_empty()).map(|a| String::from_utf8_lossy(a).into_owned()).collect())
+        .unwrap_or_default();
+    let base = |a: &str| a.rsplit('/').next().unwrap_or(a).to_owned();
+    let name = match args.as_slice() {
+        [interp, script, ..] if ["python", "node", "ruby", "perl", "sh", "bash"].iter().any(|i| base(interp).starts_with(i)) && !script.starts_with('-') => base(script),
+        [program, ..] => base(program),
+        [] => "a program".to_owned(),
+    };
+    format!("{name} (pid {ppid})")
+}
+
 fn code_from(profile: &str, command: &str) -> Result<MfaCode, Error> {
     eprintln!("Taking the code for {profile} from its mfa_process.");
     mfa_tray_core::mfa_process::code(profile, command)
@@ -579,6 +696,10 @@ impl Printer {
             println!("\nRoles (* = active in [{}])", s.target);
             for r in &s.roles {
                 let mark = if r.active { '*' } else { ' ' };
+                if r.on_demand {
+                    println!("{mark} {:width$}  {:<22}  (from {}; tools fetch it with credential_process, never in the file)", r.name, "on demand", r.source);
+                    continue;
+                }
                 let held = if r.sections.is_empty() { String::new() } else { format!(", in [{}]", r.sections.join("], [")) };
                 println!("{mark} {:width$}  {}  (from {}{held})", r.name, self.state_line(r.state, r.seconds_left, r.expires_at.as_deref()), r.source);
             }
