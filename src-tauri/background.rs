@@ -28,7 +28,11 @@ pub fn spawn<R: Runtime>(app: AppHandle<R>) {
                     _ = tokio::time::sleep(std::time::Duration::from_millis(wait)) => {}
                     _ = state.wake.notified() => break,
                 }
-                crate::window::reap(&state);
+                // The code window closed (or died): no code will come for the tools
+                // it showed. One that asked as it closed gets a window of its own.
+                if crate::window::reap(&state) == Some(crate::window::View::Ask) && state.asks.window_closed(std::time::Duration::from_secs(2)) {
+                    crate::window::open_for_asks(&app);
+                }
                 if OffsetDateTime::now_utc() >= next || modified(&state) != seen {
                     break;
                 }

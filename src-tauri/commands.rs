@@ -190,7 +190,8 @@ pub fn save_settings(state: State<'_, AppState>, settings: SettingsView) -> Resu
     let request = Request::SaveSettings { toml: checked.to_toml() };
     let message = match channel::socket_path(&OsEnvironment).map(|path| channel::request(&path, &request)) {
         Some(Ok(Answer::Ok { message })) => message,
-        Some(Ok(Answer::Error { code, message })) => return Err(UiError { code, message }),
+        Some(Ok(Answer::Error { code, message, .. })) => return Err(UiError { code, message }),
+        Some(Ok(_)) => return Err(UiError { code: "tray_unreachable".into(), message: "the tray answered something else; nothing was saved".into() }),
         None => no_tray(&checked)?,
         // No tray listening (or a socket directory open to others, where the tray does
         // not listen either): the file it watches carries the settings.
@@ -290,17 +291,57 @@ pub fn import_keys(state: State<'_, AppState>, name: String) -> Result<String, U
 
 /// Writes a role profile into the config file.
 #[tauri::command]
-pub fn add_role(state: State<'_, AppState>, name: String, arn: String, source: String, external_id: Option<String>) -> Result<String, UiError> {
+pub fn add_role(state: State<'_, AppState>, name: String, arn: String, source: String, external_id: Option<String>, credential_process: Option<bool>) -> Result<String, UiError> {
     let role = NewRole {
         name: name.trim().to_owned(),
         arn: arn.trim().to_owned(),
         source,
         external_id: external_id.map(|x| x.trim().to_owned()).filter(|x| !x.is_empty()),
+        credential_process: credential_process.unwrap_or(false),
         ..NewRole::default()
     };
     state.engine().add_role(&role)?;
     state.wake.notify_one();
-    Ok(format!("Role {} added; pick it in the tray's menu or below.", role.name))
+    Ok(match role.credential_process {
+        true => format!("Role {0} added: tools using profile {0} ask the tray for its credentials (nothing is written to ~/.aws/credentials).", role.name),
+        false => format!("Role {} added; pick it in the tray's menu or below.", role.name),
+    })
+}
+
+/// Asks the tray over its channel; the window's own requests are short.
+fn ask_tray(request: &Request) -> Result<Answer, UiError> {
+    let unreachable = |why: String| UiError { code: "tray_unreachable".into(), message: format!("the tray did not answer ({why}); is it running?") };
+    let path = channel::socket_path(&OsEnvironment).ok_or_else(|| unreachable("no place for its channel".into()))?;
+    match channel::request(&path, request) {
+        Ok(Answer::Error { code, message, .. }) => Err(UiError { code, message }),
+        Ok(answer) => Ok(answer),
+        Err(e) => Err(unreachable(e.to_string())),
+    }
+}
+
+/// The tools waiting for a code (credential_process), as the tray knows them.
+#[tauri::command]
+pub fn asks() -> Result<Vec<channel::Ask>, UiError> {
+    match ask_tray(&Request::Asks)? {
+        Answer::Asks { asks } => Ok(asks),
+        _ => Err(UiError { code: "tray_unreachable".into(), message: "the tray answered something else".into() }),
+    }
+}
+
+/// Hands the tray a code for the tools waiting on `account`.
+#[tauri::command]
+pub fn give_code(account: String, code: String) -> Result<String, UiError> {
+    code.parse::<MfaCode>().map_err(bad_code)?;
+    match ask_tray(&Request::GiveCode { account, code })? {
+        Answer::Ok { message } => Ok(message),
+        _ => Err(UiError { code: "tray_unreachable".into(), message: "the tray answered something else".into() }),
+    }
+}
+
+/// Tells the tray no code will come for `account` (for any, without one).
+#[tauri::command]
+pub fn cancel_asks(account: Option<String>) -> Result<(), UiError> {
+    ask_tray(&Request::Cancel { account }).map(drop)
 }
 
 /// Closes the window (and so ends the window process; the tray stays).

@@ -4,6 +4,7 @@
 //! [`commands`] (what the window may call), [`notifier`] (desktop notifications) and
 //! [`background`] (the wall-clock loop that refreshes roles and raises alerts).
 
+mod asks;
 mod background;
 mod commands;
 mod notifier;
@@ -78,8 +79,15 @@ fn listen<R: tauri::Runtime>(app: &tauri::AppHandle<R>) {
                 // it shows changed (the target profile's role, say).
                 match state.apply(&toml) {
                     Ok(_) => Answer::Ok { message: "Saved. The tray uses them now.".into() },
-                    Err(e) => Answer::Error { code: e.code.into(), message: e.message },
+                    Err(e) => Answer::from(e),
                 }
+            }
+            Request::Credentials { profile, tool } => asks::credentials(&handle, &profile, &tool),
+            Request::Asks => Answer::Asks { asks: handle.state::<state::AppState>().asks.list() },
+            Request::GiveCode { account, code } => asks::give_code(&handle, &account, &code),
+            Request::Cancel { account } => {
+                let n = handle.state::<state::AppState>().asks.cancel(account.as_deref());
+                Answer::Ok { message: format!("{n} cancelled") }
             }
         };
         match Server::start(&path, answer) {
@@ -107,6 +115,9 @@ pub fn run_window(args: WindowArgs) -> ExitCode {
             commands::cancel_account,
             commands::import_keys,
             commands::add_role,
+            commands::asks,
+            commands::give_code,
+            commands::cancel_asks,
             commands::close_window,
         ])
         .setup(move |app| {

@@ -29,8 +29,10 @@ pub struct AppState {
     pub logging_in: Mutex<std::collections::HashSet<String>>,
     /// The menu as last built, to rebuild it only when it would change.
     pub menu_model: Mutex<Option<crate::tray::TrayModel>>,
-    /// The window process, while one is open (tray process only).
-    pub window: Mutex<Option<std::process::Child>>,
+    /// The window process and its view, while one is open (tray process only).
+    pub window: Mutex<Option<(std::process::Child, crate::window::View)>>,
+    /// Tools waiting for a code, and the credentials kept for tools (tray process only).
+    pub asks: crate::asks::Asks,
     /// The settings file's modification time when it was last read (or refused).
     settings_seen: Mutex<Option<SystemTime>>,
     /// The tray's end of the local channel, while it listens (tray process only).
@@ -75,6 +77,7 @@ impl AppState {
             logging_in: Mutex::new(Default::default()),
             menu_model: Mutex::new(None),
             window: Mutex::new(None),
+            asks: Default::default(),
             settings_seen: Mutex::new(seen),
             #[cfg(unix)]
             channel: Mutex::new(None),

@@ -120,7 +120,7 @@ impl TrayModel {
         } else {
             "Accounts and roles…"
         };
-        TrayModel { icon, status, roles: s.roles.iter().map(|r| (r.name.clone(), r.active)).collect(), first_run: s.sessions.is_empty(), accounts: accounts.to_owned() }
+        TrayModel { icon, status, roles: s.roles.iter().filter(|r| !r.on_demand).map(|r| (r.name.clone(), r.active)).collect(), first_run: s.sessions.is_empty(), accounts: accounts.to_owned() }
     }
 }
 
@@ -329,8 +329,8 @@ mod tests {
             active_role: Some("admin".into()),
             sessions: vec![SessionStatus { name: "corp".into(), state: State::Valid, expires_at: None, seconds_left: Some(3 * 3600 + 125), keys: mfa_tray_core::profiles::KeyStore::File, mfa_serial: String::new() }],
             roles: vec![
-                RoleStatus { name: "admin".into(), state: State::Valid, expires_at: None, seconds_left: Some(3000), source: "corp".into(), role_arn: String::new(), active: true, sections: vec![] },
-                RoleStatus { name: "dev".into(), state: State::Absent, expires_at: None, seconds_left: None, source: "corp".into(), role_arn: String::new(), active: false, sections: vec![] },
+                RoleStatus { name: "admin".into(), state: State::Valid, expires_at: None, seconds_left: Some(3000), source: "corp".into(), role_arn: String::new(), active: true, sections: vec![], on_demand: false },
+                RoleStatus { name: "dev".into(), state: State::Absent, expires_at: None, seconds_left: None, source: "corp".into(), role_arn: String::new(), active: false, sections: vec![], on_demand: false },
             ],
             problems: vec![],
         };

@@ -2,7 +2,7 @@
 //! VIEW`), started by the tray when needed and gone when the window closes, so the
 //! tray never holds WebKit's memory. Opening it again replaces the open one.
 
-use std::process::{Child, Command};
+use std::process::Command;
 
 use tauri::{AppHandle, Manager, Runtime, WebviewUrl, WebviewWindowBuilder};
 
@@ -19,6 +19,8 @@ pub enum View {
     Settings,
     /// Accounts and roles: add an account, move keys to the keychain, add a role.
     Account,
+    /// The code tools wait for (`credential_process`).
+    Ask,
 }
 
 impl View {
@@ -29,12 +31,13 @@ impl View {
             View::WhoAmI => "whoami",
             View::Settings => "settings",
             View::Account => "account",
+            View::Ask => "ask",
         }
     }
 
     /// The view of a name.
     pub fn parse(name: &str) -> Option<View> {
-        [View::Code, View::WhoAmI, View::Settings, View::Account].into_iter().find(|v| v.name() == name)
+        [View::Code, View::WhoAmI, View::Settings, View::Account, View::Ask].into_iter().find(|v| v.name() == name)
     }
 }
 
@@ -81,22 +84,37 @@ impl WindowArgs {
 pub fn open<R: Runtime>(app: &AppHandle<R>, view: View, pending: Option<Pending>) {
     let state = app.state::<AppState>();
     let mut current = lock(&state.window);
-    if let Some(mut old) = current.take() {
+    if let Some((mut old, _)) = current.take() {
         let _ = old.kill();
         let _ = old.wait();
     }
     let args = WindowArgs { view, pending }.to_args();
     match std::env::current_exe().and_then(|exe| Command::new(exe).args(&args).spawn()) {
-        Ok(child) => *current = Some(child),
+        Ok(child) => *current = Some((child, view)),
         Err(e) => eprintln!("mfa-tray: cannot open the window: {e}"),
     }
 }
 
-/// From the tray's loop: forgets a window process that has ended (so it is not a zombie).
-pub fn reap(state: &AppState) -> bool {
+/// From the tray: shows the tools waiting for a code, unless the window already does.
+pub fn open_for_asks<R: Runtime>(app: &AppHandle<R>) {
+    let showing = match lock(&app.state::<AppState>().window).as_mut() {
+        Some((child, View::Ask)) => matches!(child.try_wait(), Ok(None)),
+        _ => false,
+    };
+    if !showing {
+        open(app, View::Ask, None);
+    }
+}
+
+/// From the tray's loop: forgets a window process that has ended (so it is not a
+/// zombie), and says which view it showed.
+pub fn reap(state: &AppState) -> Option<View> {
     let mut current = lock(&state.window);
-    let ended = matches!(current.as_mut().map(Child::try_wait), Some(Ok(Some(_))));
-    if ended {
+    let ended = match current.as_mut() {
+        Some((child, view)) => matches!(child.try_wait(), Ok(Some(_))).then_some(*view),
+        None => None,
+    };
+    if ended.is_some() {
         *current = None;
     }
     ended

@@ -26,8 +26,10 @@ const TITLES = {
   bad_keys: "Those are not an access key.",
   bad_serial: "That is not an MFA device.",
   no_keys: "No keys found.",
+  no_ask: "Nothing waits for that code now.",
+  tray_unreachable: "The tray is not answering.",
 };
-const VIEWS = ["code", "whoami", "account", "settings"];
+const VIEWS = ["code", "whoami", "account", "settings", "ask"];
 
 let status = null;
 let countdownTimer = null;
@@ -36,8 +38,10 @@ let submitting = false;
 function show(view) {
   for (const v of VIEWS) {
     $("view-" + v).hidden = v !== view;
-    $("tab-" + v).setAttribute("aria-current", v === view ? "page" : "false");
+    const tab = $("tab-" + v);
+    if (tab) tab.setAttribute("aria-current", v === view ? "page" : "false");
   }
+  if (view === "ask") pollAsks();
   if (view === "code") $("code").focus();
   if (view === "whoami") fillWhoami();
   if (view === "settings") loadSettings();
@@ -80,7 +84,8 @@ async function load() {
   for (const s of status.sessions) sessions.append(new Option(s.name, "session:" + s.name));
   const roles = document.createElement("optgroup");
   roles.label = "Roles";
-  for (const r of status.roles) roles.append(new Option(r.name + (r.active ? " (active)" : ""), "role:" + r.name));
+  // Roles tools fetch on demand are never switched to (nothing of theirs is written).
+  for (const r of status.roles) if (!r.on_demand) roles.append(new Option(r.name + (r.active ? " (active)" : ""), "role:" + r.name));
   if (sessions.children.length) select.append(sessions);
   if (roles.children.length) select.append(roles);
   if (ui.pending) select.value = "role:" + ui.pending.profile;
@@ -102,7 +107,7 @@ function overview() {
   for (const r of status.roles) {
     const li = document.createElement("li");
     li.className = "state-" + r.state;
-    li.textContent = (r.active ? "● " : "") + r.name + ": " + stateText(r.state, r.seconds_left);
+    li.textContent = (r.active ? "● " : "") + r.name + ": " + (r.on_demand ? "on demand, for tools (credential_process)" : stateText(r.state, r.seconds_left));
     list.append(li);
   }
   for (const p of status.problems) {
@@ -357,6 +362,7 @@ async function addRole() {
       arn: $("r-arn").value,
       source: $("r-source").value,
       externalId: $("r-external").value || null,
+      credentialProcess: $("r-process").checked,
     });
     $("role-done").textContent = text;
     $("role-done").hidden = false;
@@ -381,6 +387,72 @@ function backToKeys() {
 }
 $("a-back").addEventListener("click", () => { backToKeys(); $("a-secret").focus(); });
 window.addEventListener("hashchange", () => { if (!$("device-form").hidden && viewFromHash() !== "account") backToKeys(); });
+
+// Tools waiting for a code (credential_process): the tray knows them; this view asks it
+// every second, and closes once they have what they asked for.
+let asked = null;
+let askSeen = false;
+let askSending = false;
+
+async function pollAsks() {
+  if (viewFromHash() !== "ask" || askSending) return;
+  let list;
+  try {
+    list = await invoke("asks");
+  } catch (err) {
+    message($("ask-error"), err);
+    return;
+  }
+  if (!list.length) {
+    asked = null;
+    $("ask-form").hidden = true;
+    $("ask-who").textContent = "No tool is waiting for a code now.";
+    // Done: the window goes, unless another tool has asked meanwhile.
+    if (askSeen) setTimeout(async () => { if (!(await invoke("asks").catch(() => [])).length) invoke("close_window"); }, 3000);
+    return;
+  }
+  const a = list[0];
+  if (!asked || asked.account !== a.account) {
+    $("ask-code").value = "";
+    $("ask-error").hidden = true;
+    setTimeout(() => $("ask-code").focus(), 0);
+  }
+  asked = a;
+  askSeen = true;
+  $("ask-form").hidden = false;
+  $("ask-who").textContent = a.tools.join(", ") + " asks for " + a.profiles.join(", ") + ". Type the MFA code of " + a.account + " (" + a.mfa_serial + ").";
+}
+
+async function sendAsk() {
+  const code = $("ask-code").value.replace(/\D/g, "");
+  if (!asked || askSending) return;
+  askSending = true;
+  $("ask-error").hidden = true;
+  try {
+    $("ask-done").textContent = await invoke("give_code", { account: asked.account, code });
+    $("ask-done").hidden = false;
+    $("ask-code").value = "";
+  } catch (err) {
+    message($("ask-error"), err);
+    $("ask-code").value = "";
+    $("ask-code").focus();
+  } finally {
+    askSending = false;
+  }
+  pollAsks();
+}
+
+$("ask-form").addEventListener("submit", (e) => { e.preventDefault(); sendAsk(); });
+$("ask-code").addEventListener("input", () => {
+  const digits = $("ask-code").value.replace(/\D/g, "").slice(0, 6);
+  $("ask-code").value = digits;
+  if (digits.length === 6) sendAsk();
+});
+$("ask-cancel").addEventListener("click", async () => {
+  await invoke("cancel_asks", { account: asked ? asked.account : null }).catch(() => {});
+  invoke("close_window");
+});
+setInterval(pollAsks, 1000);
 
 $("code").addEventListener("input", () => {
   // Digits only; a pasted "123 456" becomes "123456" and submits.
