@@ -31,18 +31,6 @@ fn start_tray_with_stderr(stack: &Stack, bus: &Bus, stderr: Stdio) -> App {
     App(cmd.spawn().expect("start the tray app"))
 }
 
-/// The command line of the tray's window process, once it has one.
-fn window_process(app: &App) -> String {
-    let pid = app.0.id();
-    desktop::wait_for(Duration::from_secs(10), "a window process", || {
-        // Children are listed under the thread that spawned them.
-        let tasks = fs::read_dir(format!("/proc/{pid}/task")).ok()?;
-        let children: String = tasks.filter_map(|t| fs::read_to_string(t.ok()?.path().join("children")).ok()).collect();
-        let child = children.split_whitespace().next()?.to_owned();
-        Some(fs::read_to_string(format!("/proc/{child}/cmdline")).ok()?.replace('\0', " "))
-    })
-}
-
 #[test]
 fn a_first_run_opens_the_window_on_adding_an_account() {
     // An empty HOME: no ~/.aws at all.
@@ -51,7 +39,7 @@ fn a_first_run_opens_the_window_on_adding_an_account() {
     let (watcher, _w) = Watcher::serve(&bus);
     let app = start_tray(&s, &bus);
     let (item_bus, item_path) = watcher.item(Duration::from_secs(30));
-    let window = window_process(&app);
+    let window = desktop::window_process(app.0.id());
     assert!(window.ends_with("mfa-tray-app --window account "), "{window:?}");
     let conn = bus.connect();
     let entries = desktop::wait_for(Duration::from_secs(15), "the first-run menu", || {
@@ -143,7 +131,7 @@ fn the_menu_lists_roles_and_a_click_switches_the_active_role() {
     assert!(status.success(), "{status:?}");
     assert_eq!(watcher.0.lock().unwrap().len(), 1, "one tray icon, not two");
     // ... and the first one opened its window, in a window process of its own.
-    let window = window_process(&app);
+    let window = desktop::window_process(app.0.id());
     assert!(window.ends_with("mfa-tray-app --window code "), "{window:?}");
 
     // "Quit" ends the app.

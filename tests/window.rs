@@ -45,7 +45,7 @@ fn typing_a_code_logs_in_and_a_wrong_code_changes_nothing() {
     assert!(title.starts_with("corp valid until "), "{title}");
     let countdown = d.text("#countdown");
     assert!(countdown.starts_with("11:59:") || countdown.starts_with("12:00:"), "{countdown}");
-    screenshot(&d, "window.png");
+    d.save_screenshot("window.png");
     let added = wait_for(Duration::from_secs(10), "[corp] in the file", || {
         let now = s.credentials();
         now.contains("\n[corp]\n").then_some(now)
@@ -58,15 +58,6 @@ fn typing_a_code_logs_in_and_a_wrong_code_changes_nothing() {
     assert!(page.contains("id=\"result-title\""), "not the page: {page}");
     let secret = value(&added, "corp", "aws_secret_access_key").unwrap();
     assert!(!page.contains(&secret) && !page.contains("aws_session_token"), "secret in the page");
-}
-
-/// For the README: with `MFA_TRAY_SCREENSHOTS=DIR`, the window as it is now, as `DIR/NAME`
-/// (after a moment for WebKit to paint what the test saw).
-fn screenshot(d: &Driver, name: &str) {
-    if let Some(dir) = std::env::var_os("MFA_TRAY_SCREENSHOTS") {
-        std::thread::sleep(Duration::from_millis(500));
-        std::fs::write(std::path::Path::new(&dir).join(name), d.screenshot()).unwrap();
-    }
 }
 
 /// Calls one of the window's commands as its page does and returns the reply (or the
@@ -147,7 +138,7 @@ fn a_first_run_goes_from_nothing_to_an_active_role_in_the_window() {
     assert_eq!(d.text("#account-title"), "Add your AWS account");
     let overview = d.script("return document.getElementById('overview').textContent");
     assert_eq!(overview.as_str(), Some("No account yet. Add your AWS account to start."));
-    screenshot(&d, "first-run.png");
+    d.save_screenshot("first-run.png");
 
     d.type_into("#a-name", "work");
     d.type_into("#a-key", &id);
@@ -203,6 +194,26 @@ fn a_first_run_goes_from_nothing_to_an_active_role_in_the_window() {
     });
     assert!(!text.contains(&id) && !text.contains(&secret), "no long-term key in the credentials file:\n{text}");
     assert_eq!(value(&text, "default", "mfa_tray_holds").as_deref(), Some("role prod-admin"));
+
+    // A role for tools (credential_process): written so, and never offered for switching.
+    let config = std::fs::read_to_string(s.path(".aws/config")).unwrap();
+    d.script("location.hash = '#account'");
+    d.type_into("#r-name", "ci");
+    d.type_into("#r-arn", ROLE_ARN);
+    d.click("#r-process");
+    d.click("#r-add");
+    let done = wait_for(Duration::from_secs(10), "the role added", || Some(d.text("#role-done")).filter(|t| t.starts_with("Role ci")));
+    assert_eq!(done, "Role ci added: tools using profile ci ask the tray for its credentials (nothing is written to ~/.aws/credentials).");
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_mfa-tray"));
+    assert_eq!(
+        std::fs::read_to_string(s.path(".aws/config")).unwrap(),
+        format!("{config}\n[profile ci]\ncredential_process = {} credential-process ci\nmfa_tray_role_arn = {ROLE_ARN}\nsource_profile = work\n", bin.display())
+    );
+    d.script("location.hash = '#code'");
+    let overview = wait_for(Duration::from_secs(10), "ci in the overview", || Some(d.text("#overview")).filter(|t| t.contains("ci:")));
+    assert!(overview.contains("ci: on demand, for tools (credential_process)"), "{overview}");
+    let options = d.script("return [...document.querySelectorAll('#profile option')].map(o => o.value)");
+    assert_eq!(options, json!(["session:work", "role:prod-admin"]));
 }
 
 /// Plain-text keys found: the Accounts view offers to move them, and one click does,

@@ -239,3 +239,20 @@ pub fn wait_for<T>(timeout: Duration, what: &str, mut f: impl FnMut() -> Option<
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// The command line of the tray's window process (the tray is `pid`), once it has one.
+pub fn window_process(pid: u32) -> String {
+    window_child(pid).1
+}
+
+/// The tray's window process (the tray is `pid`), once it has one: its pid and command line.
+pub fn window_child(pid: u32) -> (u32, String) {
+    wait_for(Duration::from_secs(10), "a window process", || {
+        // Children are listed under the thread that spawned them.
+        let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
+        let children: String = tasks.filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("children")).ok()).collect();
+        let child = children.split_whitespace().next()?.to_owned();
+        let line = std::fs::read_to_string(format!("/proc/{child}/cmdline")).ok()?.replace('\0', " ");
+        Some((child.parse().ok()?, line))
+    })
+}

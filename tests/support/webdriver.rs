@@ -120,6 +120,15 @@ impl Driver {
         }).collect()
     }
 
+    /// For the README: with `MFA_TRAY_SCREENSHOTS=DIR`, the window as it is now, as
+    /// `DIR/NAME` (after a moment for WebKit to paint what the test saw).
+    pub fn save_screenshot(&self, name: &str) {
+        if let Some(dir) = std::env::var_os("MFA_TRAY_SCREENSHOTS") {
+            std::thread::sleep(Duration::from_millis(500));
+            std::fs::write(std::path::Path::new(&dir).join(name), self.screenshot()).unwrap();
+        }
+    }
+
     /// Runs an async script (the last argument is its callback) and returns its result.
     pub fn script_async(&self, js: &str) -> Value {
         call(&self.url, "POST", &format!("/session/{}/execute/async", self.session), json!({ "script": js, "args": [] }))

@@ -1,0 +1,364 @@
+//! Tools that ask (`credential_process`): the real AWS CLI and boto3 from the test venv
+//! run `mfa-tray credential-process` and call STS (moto behind the MFA proxy) with what
+//! it printed. With a session, no prompt; with the tray running, its window asks and the
+//! tool waits (WebDriver types the code); without a tray, mfa_process or the terminal.
+//! Nothing temporary is written: the credentials file keeps its bytes throughout.
+//! The tests with a tray need a display: scripts/test runs the suite under xvfb-run.
+
+mod support;
+
+use std::io::Write;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use support::desktop::{self, wait_for, Bus, Watcher};
+use support::webdriver::Driver;
+use support::*;
+
+const BIN: &str = env!("CARGO_BIN_EXE_mfa-tray");
+
+/// CONFIG with prod-admin fetched by tools, as users write it (`mfa-tray` on the PATH).
+fn process_config() -> String {
+    let on_demand = "credential_process = mfa-tray credential-process prod-admin\nmfa_tray_role_arn = arn:aws:iam::123456789012:role/Admin\n";
+    CONFIG.replace("role_arn = arn:aws:iam::123456789012:role/Admin\n", on_demand)
+}
+
+/// PATH with the built binaries first (as an installed mfa-tray would be).
+fn path_with_bin() -> String {
+    let dir = std::path::Path::new(BIN).parent().unwrap();
+    format!("{}:{}", dir.display(), std::env::var("PATH").unwrap_or_default())
+}
+
+/// The AWS CLI from the venv, in the sandbox. `setsid` takes the controlling terminal
+/// away, as for a tool started from a desktop.
+fn aws(s: &Stack, args: &[&str]) -> Command {
+    let mut cmd = Command::new("setsid");
+    cmd.arg("-w").arg(venv().join("bin/aws")).args(args);
+    s.sandbox(&mut cmd);
+    cmd.env("AWS_DEFAULT_REGION", "eu-west-1").env("PATH", path_with_bin()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd
+}
+
+fn boto3(s: &Stack, profile: &str) -> Run {
+    let script = format!("import boto3; print(boto3.Session(profile_name={profile:?}).client('sts').get_caller_identity()['Arn'])");
+    let mut cmd = Command::new("setsid");
+    cmd.arg("-w").arg(venv().join("bin/python")).args(["-c", &script]);
+    s.sandbox(&mut cmd);
+    cmd.env("AWS_DEFAULT_REGION", "eu-west-1").env("PATH", path_with_bin());
+    Run::from(cmd.output().unwrap())
+}
+
+fn caller_arn(run: &Run) -> String {
+    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap_or_else(|_| panic!("not JSON: {run:#?}"));
+    v["Arn"].as_str().unwrap().to_owned()
+}
+
+fn assumed(role_session: &str) -> String {
+    format!("arn:aws:sts::123456789012:assumed-role/Admin/{role_session}")
+}
+
+/// The JSON `mfa-tray credential-process` printed, checked against the AWS format.
+fn process_output(run: &Run) -> serde_json::Value {
+    run.ok();
+    assert_eq!(run.stdout.lines().count(), 1, "one line of JSON and nothing else: {run:#?}");
+    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(v["Version"], 1);
+    // (moto hands out AWS's documentation key as every MFA session's.)
+    let id = v["AccessKeyId"].as_str().unwrap();
+    assert!(id.len() >= 16 && (id.starts_with("ASIA") || id.starts_with("AKIA")), "{v}");
+    assert!(!v["SecretAccessKey"].as_str().unwrap().is_empty() && !v["SessionToken"].as_str().unwrap().is_empty());
+    let expires = time::OffsetDateTime::parse(v["Expiration"].as_str().unwrap(), &time::format_description::well_known::Rfc3339).unwrap();
+    let left = expires - time::OffsetDateTime::now_utc();
+    assert!(left > time::Duration::minutes(15), "at least 15 minutes left, not {left}");
+    v
+}
+
+fn actions(s: &Stack) -> Vec<(String, bool)> {
+    s.proxy_log().iter().map(|l| (l["action"].as_str().unwrap_or("").to_owned(), l["code"].as_bool().unwrap_or(false))).collect()
+}
+
+#[test]
+fn tools_get_a_role_through_the_mfa_session_and_nothing_is_written() {
+    let s = Stack::start();
+    s.files(CREDENTIALS, CONFIG);
+    // `role add --credential-process` writes the profile, appended and nothing else touched.
+    s.run(&["role", "add", "ci", "--arn", ROLE_ARN, "--source", "corp", "--session-name", "ci-tool", "--credential-process"]).ok();
+    let config = std::fs::read_to_string(s.path(".aws/config")).unwrap();
+    let expected = format!(
+        "{CONFIG}\n[profile ci]\ncredential_process = {BIN} credential-process ci\nmfa_tray_role_arn = {ROLE_ARN}\nsource_profile = corp\nrole_session_name = ci-tool\n"
+    );
+    assert_eq!(config, expected);
+    let status = s.run(&["status"]);
+    assert!(status.stdout.contains("ci          on demand"), "{status:#?}");
+    s.run(&["assume", "ci"]).fails(2, "ci is fetched by tools with credential_process and never written to the credentials file");
+
+    s.run(&["login", "corp", "--code", &s.code(0)]).ok();
+    let before = s.credentials_bytes();
+
+    // The AWS CLI and boto3 run the command botocore found in the profile.
+    let cli = Run::from(aws(&s, &["sts", "get-caller-identity", "--profile", "ci"]).output().unwrap());
+    assert_eq!(caller_arn(cli.ok()), assumed("ci-tool"));
+    let py = boto3(&s, "ci");
+    assert_eq!(py.ok().stdout.trim(), assumed("ci-tool"));
+    // Through the session in [corp]: no code was sent with AssumeRole.
+    let assumes: Vec<_> = actions(&s).into_iter().filter(|(a, _)| a == "AssumeRole").collect();
+    assert_eq!(assumes, [("AssumeRole".to_owned(), false), ("AssumeRole".to_owned(), false)]);
+
+    // The command itself prints one line of version 1 JSON; a session profile gets its
+    // session from the file.
+    process_output(&s.run(&["credential-process", "ci"]));
+    let session = process_output(&s.run(&["credential-process", "corp"]));
+    assert_eq!(session["AccessKeyId"].as_str(), value(&s.credentials(), "corp", "aws_access_key_id").as_deref());
+    assert_eq!(s.credentials_bytes(), before, "nothing written");
+    s.run(&["credential-process", "nope"]).fails(2, "there is no MFA session profile named nope");
+}
+
+#[test]
+fn with_no_tray_and_no_terminal_the_tool_is_told_how_to_log_in() {
+    let s = Stack::start();
+    s.files(CREDENTIALS, &process_config());
+    let run = Run::from(aws(&s, &["sts", "get-caller-identity", "--profile", "prod-admin"]).output().unwrap());
+    assert_ne!(run.code, 0, "{run:#?}");
+    // botocore shows the process's stderr in its error.
+    assert!(run.stderr.contains("no tray running to ask for it and no terminal: start the tray (mfa-tray-app), or run `mfa-tray login corp`"), "{run:#?}");
+    assert_eq!(s.credentials(), CREDENTIALS);
+    assert!(actions(&s).is_empty(), "nothing sent to AWS: {:?}", actions(&s));
+}
+
+#[test]
+fn with_no_tray_mfa_process_gives_the_code_and_nothing_is_written() {
+    let s = Stack::start();
+    let config = process_config().replace("[profile corp]\n", &format!("[profile corp]\nmfa_process = oathtool --totp -b {SECRET}\n"));
+    s.files(CREDENTIALS, &config);
+    let run = Run::from(aws(&s, &["sts", "get-caller-identity", "--profile", "prod-admin"]).output().unwrap());
+    assert_eq!(caller_arn(run.ok()), assumed("alice"));
+    // With no tray to keep a session, the role is assumed with the code itself.
+    assert_eq!(actions(&s)[0], ("AssumeRole".to_owned(), true));
+    assert_eq!(s.credentials(), CREDENTIALS);
+    assert!(!s.path(".aws/.credentials.mfa-tray-previous").exists());
+}
+
+/// With no tray, the command asks on the terminal itself (botocore keeps its stderr).
+#[test]
+fn with_no_tray_the_terminal_is_asked() {
+    let s = Stack::start();
+    s.files(CREDENTIALS, &process_config());
+    // A pseudo-terminal, as a shell in a terminal window gives.
+    let script = r#"
+import os, pty, sys
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(sys.argv[1], sys.argv[1:])
+out = b""
+while b"MFA code" not in out:
+    out += os.read(fd, 1024)
+os.write(fd, sys.stdin.readline().encode())
+try:
+    while True:
+        chunk = os.read(fd, 4096)
+        if not chunk:
+            break
+        out += chunk
+except OSError:
+    pass
+_, status = os.waitpid(pid, 0)
+sys.stdout.write(out.decode())
+sys.exit(os.waitstatus_to_exitcode(status))
+"#;
+    let mut cmd = Command::new("setsid");
+    cmd.arg("-w").arg(venv().join("bin/python")).args(["-c", script, BIN, "credential-process", "prod-admin"]);
+    s.sandbox(&mut cmd);
+    let mut child = cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+    writeln!(child.stdin.take().unwrap(), "{}", s.code(0)).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    let prompt = text.find("mfa-tray: python (pid ").unwrap_or_else(|| panic!("{text}"));
+    assert!(text[prompt..].contains(") asks for prod-admin. MFA code for corp (arn:aws:iam::123456789012:mfa/alice): "), "{text}");
+    let json = text.lines().find(|l| l.starts_with('{')).unwrap_or_else(|| panic!("no JSON: {text}"));
+    process_output(&Run { code: 0, stdout: format!("{json}\n"), stderr: String::new() });
+    assert_eq!(actions(&s)[0], ("AssumeRole".to_owned(), true));
+    assert_eq!(s.credentials(), CREDENTIALS);
+}
+
+struct Tray(Child);
+
+impl Drop for Tray {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_tray(s: &Stack, bus: &Bus) -> Tray {
+    let mut cmd = s.tray_command(bus);
+    cmd.env("PATH", path_with_bin()).stdout(Stdio::null());
+    let tray = Tray(cmd.spawn().expect("start the tray"));
+    wait_for(Duration::from_secs(30), "the tray's socket", || s.path("run/mfa-tray/tray.sock").exists().then_some(()));
+    tray
+}
+
+/// Waits for a tool started in the background, with what it printed.
+fn finish(mut child: Child, timeout: Duration) -> Run {
+    let start = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        assert!(start.elapsed() < timeout, "the tool is still waiting after {timeout:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Run::from(child.wait_with_output().unwrap())
+}
+
+#[test]
+fn the_tray_asks_for_the_code_while_the_tool_waits() {
+    let s = Stack::start();
+    s.files(CREDENTIALS, &process_config());
+    let bus = Bus::start();
+    let (_watcher, _w) = Watcher::serve(&bus);
+    let tray = start_tray(&s, &bus);
+
+    // No session: the AWS CLI's call waits, and the tray opens its window on the ask.
+    let tool = aws(&s, &["sts", "get-caller-identity", "--profile", "prod-admin"]).spawn().unwrap();
+    let window = desktop::window_process(tray.0.id());
+    assert!(window.ends_with("mfa-tray-app --window ask "), "{window:?}");
+    // The same window, driven: it names the tool and the profile.
+    let d = Driver::start(&s, &bus, "ask");
+    let who = wait_for(Duration::from_secs(20), "the ask", || Some(d.text("#ask-who")).filter(|t| t.contains("asks for")));
+    assert!(who.starts_with("aws (pid ") && who.ends_with(" asks for prod-admin. Type the MFA code of corp (arn:aws:iam::123456789012:mfa/alice)."), "{who}");
+    // A wrong code: told, and the tool keeps waiting.
+    d.type_into("#ask-code", &s.code(10));
+    let error = d.text("#ask-error");
+    assert!(error.contains("AWS rejected the MFA code"), "{error}");
+    d.save_screenshot("ask.png");
+    d.type_into("#ask-code", &s.code(0));
+    let done = d.text("#ask-done");
+    assert_eq!(done, "Code accepted for corp: the tools that asked have their credentials.");
+    let run = finish(tool, Duration::from_secs(60));
+    assert_eq!(caller_arn(run.ok()), assumed("alice"));
+
+    // One code: the next tools get the role and the session from the tray's memory.
+    let again = Run::from(aws(&s, &["sts", "get-caller-identity", "--profile", "prod-admin"]).output().unwrap());
+    assert_eq!(caller_arn(again.ok()), assumed("alice"));
+    let mut cmd = s.command();
+    let session = Run::from(cmd.env("PATH", path_with_bin()).args(["credential-process", "corp"]).output().unwrap());
+    process_output(&session);
+    let log = actions(&s);
+    assert_eq!(log.iter().filter(|(a, code)| a == "GetSessionToken" && *code).count(), 2, "one wrong code, one right: {log:?}");
+    assert_eq!(log.iter().filter(|(a, _)| a == "AssumeRole").count(), 1, "the second call was served from memory: {log:?}");
+    // Never on disk.
+    assert_eq!(s.credentials(), CREDENTIALS);
+}
+
+#[test]
+fn the_tray_takes_the_code_from_mfa_process_and_opens_no_window() {
+    let s = Stack::start();
+    let config = process_config().replace("[profile corp]\n", &format!("[profile corp]\nmfa_process = oathtool --totp -b {SECRET}\n"));
+    s.files(CREDENTIALS, &config);
+    let bus = Bus::start();
+    let (_watcher, _w) = Watcher::serve(&bus);
+    let tray = start_tray(&s, &bus);
+    for _ in 0..2 {
+        let run = Run::from(aws(&s, &["sts", "get-caller-identity", "--profile", "prod-admin"]).output().unwrap());
+        assert_eq!(caller_arn(run.ok()), assumed("alice"));
+    }
+    // One code from the command, a session kept in memory, and the role from it.
+    let log: Vec<_> = actions(&s).into_iter().filter(|(a, _)| a != "GetCallerIdentity").collect();
+    assert_eq!(log, [("GetSessionToken".to_owned(), true), ("AssumeRole".to_owned(), false)]);
+    let children = std::fs::read_to_string(format!("/proc/{0}/task/{0}/children", tray.0.id())).unwrap_or_default();
+    assert!(children.trim().is_empty(), "no window: {children}");
+    assert_eq!(s.credentials(), CREDENTIALS);
+}
+
+#[test]
+fn a_closed_window_or_no_code_in_time_fails_the_tool_with_the_reason() {
+    let s = Stack::start();
+    s.files(CREDENTIALS, &process_config());
+    s.env.lock().unwrap().push(("MFA_TRAY_ASK_TIMEOUT".into(), "8".into()));
+    let bus = Bus::start();
+    let (_watcher, _w) = Watcher::serve(&bus);
+    let tray = start_tray(&s, &bus);
+
+    // The user closes the code window: the tool is told at once.
+    let tool = aws(&s, &["sts", "get-caller-identity", "--profile", "prod-admin"]).spawn().unwrap();
+    let (window, _) = desktop::window_child(tray.0.id());
+    // Closed once seen (a window closing as a tool asks is not taken as an answer).
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(Command::new("kill").arg(window.to_string()).status().unwrap().success());
+    let run = finish(tool, Duration::from_secs(6));
+    assert_ne!(run.code, 0);
+    assert!(run.stderr.contains("asked for prod-admin, and the MFA code window was closed without a code"), "{run:#?}");
+
+    // Cancelled from the window.
+    let tool = aws(&s, &["sts", "get-caller-identity", "--profile", "prod-admin"]).spawn().unwrap();
+    let d = Driver::start(&s, &bus, "ask");
+    wait_for(Duration::from_secs(20), "the ask", || Some(d.text("#ask-who")).filter(|t| t.contains("asks for")));
+    d.click("#ask-cancel");
+    let run = finish(tool, Duration::from_secs(6));
+    assert!(run.code != 0 && run.stderr.contains("closed without a code"), "{run:#?}");
+    drop(d);
+
+    // Nobody answers: the tool gives up when the tray does.
+    let tool = aws(&s, &["sts", "get-caller-identity", "--profile", "prod-admin"]).spawn().unwrap();
+    let run = finish(tool, Duration::from_secs(30));
+    assert!(run.code != 0 && run.stderr.contains("no MFA code for corp was typed within 8 s"), "{run:#?}");
+    assert_eq!(s.credentials(), CREDENTIALS);
+    assert!(actions(&s).is_empty(), "nothing sent to AWS: {:?}", actions(&s));
+}
+
+/// The socket is the user's alone: its directory is closed to others, and the tray
+/// answers only peers of its own user even if the modes were opened.
+#[test]
+fn the_tray_answers_no_other_user() {
+    if euid() != 0 {
+        eprintln!("skipped: needs root to act as another user");
+        return;
+    }
+    let s = Stack::start();
+    s.files(CREDENTIALS, CONFIG);
+    s.run(&["login", "corp", "--code", &s.code(0)]).ok();
+    let bus = Bus::start();
+    let (_watcher, _w) = Watcher::serve(&bus);
+    let _tray = start_tray(&s, &bus);
+    let socket = s.path("run/mfa-tray/tray.sock");
+    let ask = |path: &std::path::Path| {
+        let script = r#"
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+try:
+    s.connect(sys.argv[1])
+except OSError as e:
+    print("refused:", e.strerror); sys.exit(0)
+try:
+    s.sendall(b'{"v":1,"op":"credentials","profile":"corp","tool":"x"}\n')
+    s.settimeout(10)
+    data = s.recv(65536)
+except OSError:
+    data = b""  # closed on it
+print("answer:", data.decode() or "<none>")
+"#;
+        let out = Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(venv().join("bin/python"))
+            .args(["-c", script])
+            .arg(path)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
+    };
+    // The directory keeps another user out.
+    assert_eq!(ask(&socket).trim(), "refused: Permission denied");
+    // Opened up by mistake, the socket still answers nothing to another user.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(s.path("run"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(s.path("run/mfa-tray"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o666)).unwrap();
+    assert_eq!(ask(&socket).trim(), "answer: <none>");
+    // Its own user gets an answer.
+    let mine = s.run(&["credential-process", "corp"]);
+    process_output(&mine);
+}
+
+fn euid() -> u32 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let line = status.lines().find(|l| l.starts_with("Uid:")).unwrap();
+    line.split_whitespace().nth(2).unwrap().parse().unwrap()
+}
