@@ -75,6 +75,16 @@ for n in ["10", "100", "1000", "10000"]:
     m = edit[f"{n} profiles"]["median"]
     size = next((int(v) for k, v in sizes.items() if k.endswith(f"credentials-{n}")), 0)
     lines.append(f"| {int(n):,} profiles ({size / 1024:,.0f} kB) | {m * 1000:.1f} ms | {m / base:.2f}x |")
+process = (out / "process.md").read_text().split("\n", 2)[2].strip()
+lines += [
+    "",
+    "## A tool asks for credentials (credential_process)",
+    "",
+    "`bench/process.sh`: `mfa-tray credential-process` against a credential_process that",
+    "only prints a JSON file (`cat`), each pair measured in the same run:",
+    "",
+    process,
+]
 footprint = (out / "footprint.md").read_text().strip()
 lines += [
     "",
