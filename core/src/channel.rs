@@ -180,6 +180,56 @@ pub fn request_within(_path: &Path, _request: &Request, _wait: Duration) -> io::
     Err(io::Error::new(io::ErrorKind::NotFound, "no tray channel on this platform"))
 }
 
+/// The client at the other end of a request, as the tray sees it.
+pub struct Peer {
+    /// Its process id, where the platform says.
+    pub pid: Option<u32>,
+    #[cfg(unix)]
+    fd: std::os::fd::RawFd,
+}
+
+impl Peer {
+    /// Whether the client has hung up (a tool killed while it waited for a code).
+    pub fn gone(&self) -> bool {
+        #[cfg(unix)]
+        {
+            let mut byte = 0u8;
+            // SAFETY: the stream behind `fd` outlives the handler that holds this Peer;
+            // the buffer is one valid byte.
+            let n = unsafe { libc::recv(self.fd, (&mut byte as *mut u8).cast(), 1, libc::MSG_PEEK | libc::MSG_DONTWAIT) };
+            n == 0 || (n < 0 && !matches!(io::Error::last_os_error().kind(), io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted))
+        }
+        #[cfg(not(unix))]
+        false
+    }
+
+    /// What the client was started by, for people: `aws (pid 4242)`. Found by the tray,
+    /// not taken from the client's word.
+    pub fn label(&self) -> Option<String> {
+        let pid = self.pid?;
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        let ppid = status.lines().find_map(|l| l.strip_prefix("PPid:"))?.trim().parse().ok()?;
+        process_label(ppid)
+    }
+}
+
+/// A process named for people: `aws (pid 4242)`; a script run by an interpreter is named
+/// by its script. Only letters, digits and plain punctuation (no control or format
+/// characters that could disguise it). `None` where the system does not say (not Linux).
+pub fn process_label(pid: u32) -> Option<String> {
+    let raw = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+    let args: Vec<String> = raw.split(|b| *b == 0).filter(|a| !a.is_empty()).map(|a| String::from_utf8_lossy(a).into_owned()).collect();
+    let base = |a: &str| a.rsplit('/').next().unwrap_or(a).to_owned();
+    let interpreted = |i: &str| ["python", "node", "ruby", "perl", "sh", "bash", "dash", "zsh"].iter().any(|p| base(i).starts_with(p));
+    let name = match args.as_slice() {
+        [interp, script, ..] if interpreted(interp) && !script.starts_with('-') => base(script),
+        [program, ..] => base(program),
+        [] => return None,
+    };
+    let name: String = name.chars().filter(|c| c.is_alphanumeric() || "._-+@:".contains(*c)).take(60).collect();
+    Some(format!("{} (pid {pid})", if name.is_empty() { "a program" } else { &name }))
+}
+
 /// The tray's end of the channel: listens until dropped.
 #[cfg(unix)]
 pub struct Server {
@@ -190,7 +240,7 @@ pub struct Server {
 impl Server {
     /// Listens at `path`, answering each request with `handle` on a thread of its own.
     /// Fails if another tray already answers there.
-    pub fn start(path: &Path, handle: impl Fn(Request) -> Answer + Send + Sync + 'static) -> io::Result<Server> {
+    pub fn start(path: &Path, handle: impl Fn(Request, &Peer) -> Answer + Send + Sync + 'static) -> io::Result<Server> {
         use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
         use std::os::unix::net::UnixListener;
         let dir = path.parent().ok_or_else(|| io::Error::other("no directory for the socket"))?;
@@ -260,9 +310,10 @@ fn check_private_dir(dir: &Path) -> io::Result<()> {
     Ok(())
 }
 
-/// The uid of the process at the other end of a Unix socket.
+/// The uid of the process at the other end of a Unix socket, and its pid where the
+/// platform says.
 #[cfg(unix)]
-fn peer_uid(stream: &std::os::unix::net::UnixStream) -> io::Result<u32> {
+fn peer_cred(stream: &std::os::unix::net::UnixStream) -> io::Result<(u32, Option<u32>)> {
     use std::os::fd::AsRawFd;
     #[cfg(any(target_os = "linux", target_os = "android"))]
     {
@@ -273,7 +324,7 @@ fn peer_uid(stream: &std::os::unix::net::UnixStream) -> io::Result<u32> {
         if rc != 0 {
             return Err(io::Error::last_os_error());
         }
-        Ok(cred.uid)
+        Ok((cred.uid, u32::try_from(cred.pid).ok().filter(|p| *p > 0)))
     }
     #[cfg(not(any(target_os = "linux", target_os = "android")))]
     {
@@ -282,7 +333,7 @@ fn peer_uid(stream: &std::os::unix::net::UnixStream) -> io::Result<u32> {
         if unsafe { libc::getpeereid(stream.as_raw_fd(), &mut uid, &mut gid) } != 0 {
             return Err(io::Error::last_os_error());
         }
-        Ok(uid)
+        Ok((uid, None))
     }
 }
 
@@ -309,15 +360,17 @@ fn read_request(mut stream: &std::os::unix::net::UnixStream) -> Option<String> {
 }
 
 #[cfg(unix)]
-fn serve_one(stream: std::os::unix::net::UnixStream, handle: &(dyn Fn(Request) -> Answer + Send + Sync)) {
+fn serve_one(stream: std::os::unix::net::UnixStream, handle: &(dyn Fn(Request, &Peer) -> Answer + Send + Sync)) {
+    use std::os::fd::AsRawFd;
     let me = crate::file::euid();
-    if !peer_uid(&stream).is_ok_and(|uid| uid == me) {
-        return;
-    }
+    let peer = match peer_cred(&stream) {
+        Ok((uid, pid)) if uid == me => Peer { pid, fd: stream.as_raw_fd() },
+        _ => return,
+    };
     let _ = stream.set_write_timeout(Some(TIMEOUT));
     let Some(line) = read_request(&stream) else { return };
     let answer = match serde_json::from_str::<Envelope<Request>>(&line) {
-        Ok(Envelope { v: VERSION, body }) => handle(body),
+        Ok(Envelope { v: VERSION, body }) => handle(body, &peer),
         Ok(Envelope { v, .. }) => Answer::Error { code: "version".into(), message: format!("this tray speaks version {VERSION} of its channel, not {v}; restart the tray"), kind: None },
         Err(_) => Answer::Error { code: "bad_request".into(), message: "not a request this tray understands".into(), kind: None },
     };
@@ -337,7 +390,7 @@ mod tests {
     fn a_request_reaches_the_server_and_only_the_user_can_open_it() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("run/mfa-tray/tray.sock");
-        let server = Server::start(&path, |req| match req {
+        let server = Server::start(&path, |req, _| match req {
             Request::Ping => Answer::Ok { message: "pong".into() },
             Request::SaveSettings { toml } => Answer::Error { code: "bad_settings".into(), message: toml, kind: None },
             _ => Answer::Error { code: "unexpected".into(), message: String::new(), kind: None },
@@ -349,7 +402,7 @@ mod tests {
         assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
         assert_eq!(std::fs::metadata(path.parent().unwrap()).unwrap().permissions().mode() & 0o777, 0o700);
         // A second tray cannot take the socket over.
-        let err = Server::start(&path, |_| Answer::Ok { message: String::new() }).err().unwrap();
+        let err = Server::start(&path, |_, _| Answer::Ok { message: String::new() }).err().unwrap();
         assert_eq!(err.kind(), io::ErrorKind::AddrInUse);
         // Garbage gets a plain refusal, not a hang.
         let mut raw = std::os::unix::net::UnixStream::connect(&path).unwrap();
@@ -363,10 +416,40 @@ mod tests {
     }
 
     #[test]
+    fn the_tray_sees_who_asks_and_when_they_hang_up() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("run/tray.sock");
+        let (tx, rx) = std::sync::mpsc::channel();
+        let server = Server::start(&path, move |_, peer| {
+            let label = peer.label();
+            let start = std::time::Instant::now();
+            while !peer.gone() && start.elapsed() < Duration::from_secs(5) {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = tx.send((label, peer.gone()));
+            Answer::Ok { message: String::new() }
+        })
+        .unwrap();
+        let mut client = std::os::unix::net::UnixStream::connect(&path).unwrap();
+        client.write_all(b"{\"v\":1,\"op\":\"ping\"}\n").unwrap();
+        std::thread::sleep(Duration::from_millis(200));
+        drop(client);
+        let (label, gone) = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+        assert!(gone, "a client that hung up is seen gone");
+        // The peer is this process: it is named by what started it.
+        let parent = std::os::unix::process::parent_id();
+        if cfg!(target_os = "linux") {
+            assert_eq!(label, process_label(parent));
+            assert!(label.unwrap().ends_with(&format!(" (pid {parent})")));
+        }
+        drop(server);
+    }
+
+    #[test]
     fn idle_clients_cannot_take_more_than_their_share() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("run/tray.sock");
-        let server = Server::start(&path, |_| Answer::Ok { message: "pong".into() }).unwrap();
+        let server = Server::start(&path, |_, _| Answer::Ok { message: "pong".into() }).unwrap();
         // Clients that connect and say nothing hold a slot each, up to the cap...
         let idle: Vec<_> = (0..MAX_CLIENTS).map(|_| std::os::unix::net::UnixStream::connect(&path).unwrap()).collect();
         std::thread::sleep(Duration::from_millis(200));
@@ -393,7 +476,7 @@ mod tests {
         assert_eq!(request(&run.join("tray.sock"), &Request::Ping).unwrap_err().kind(), io::ErrorKind::PermissionDenied);
         drop(planted);
         // ... and the tray closes a directory of its own user before it listens there.
-        let server = Server::start(&run.join("tray.sock"), |_| Answer::Ok { message: "pong".into() }).unwrap();
+        let server = Server::start(&run.join("tray.sock"), |_, _| Answer::Ok { message: "pong".into() }).unwrap();
         assert_eq!(std::fs::metadata(&run).unwrap().permissions().mode() & 0o777, 0o700);
         assert_eq!(request(&run.join("tray.sock"), &Request::Ping).unwrap(), Answer::Ok { message: "pong".into() });
         drop(server);
@@ -402,7 +485,7 @@ mod tests {
             let theirs = dir.path().join("theirs");
             std::fs::create_dir(&theirs).unwrap();
             std::os::unix::fs::chown(&theirs, Some(65534), Some(65534)).unwrap();
-            let err = Server::start(&theirs.join("tray.sock"), |_| Answer::Ok { message: String::new() }).err().unwrap();
+            let err = Server::start(&theirs.join("tray.sock"), |_, _| Answer::Ok { message: String::new() }).err().unwrap();
             assert_eq!(err.kind(), io::ErrorKind::PermissionDenied);
         }
     }

@@ -357,6 +357,13 @@ impl Engine {
             Ok(r) => r,
             Err(error) => return RefreshItem::Failed { section, role, error },
         };
+        if r.on_demand {
+            let error = Error::bad_input(
+                "on_demand",
+                format!("{role} is now fetched by tools with credential_process, so mfa-tray no longer refreshes [{section}]; delete that section (botocore reads it before credential_process)"),
+            );
+            return RefreshItem::Failed { section, role, error };
+        }
         if snap.valid_session(&r.source, SESSION_MARGIN).is_none() {
             return RefreshItem::NeedsLogin { section, role, session: r.source.clone() };
         }

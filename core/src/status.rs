@@ -159,6 +159,16 @@ impl Status {
             .iter()
             .map(|r| {
                 let held: Vec<_> = managed.iter().filter(|m| m.holds == Holds::Role(r.name.clone())).collect();
+                if r.on_demand && !held.is_empty() {
+                    let sections = held.iter().map(|m| format!("[{}]", m.section)).collect::<Vec<_>>().join(", ");
+                    problems.push(ProblemStatus {
+                        profile: r.name.clone(),
+                        message: format!(
+                            "{sections} in the credentials file still {} its credentials from before tools fetched it with credential_process; botocore reads a section before credential_process: delete it",
+                            if held.len() == 1 { "holds" } else { "hold" }
+                        ),
+                    });
+                }
                 let expires = held.iter().map(|m| m.expires).max();
                 RoleStatus {
                     name: r.name.clone(),

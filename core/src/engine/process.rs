@@ -14,9 +14,9 @@ use super::{Engine, SESSION_MARGIN};
 /// at 10.
 pub const TOOL_MARGIN: Duration = Duration::from_secs(15 * 60);
 
-/// A role fetched for a tool is assumed for at least this long, so the tool does not
-/// come back at once.
-const TOOL_ROLE_MIN: Duration = Duration::from_secs(30 * 60);
+/// Credentials fetched for a tool (a role, or an MFA session) last at least this long,
+/// so the tool does not come back at once.
+const TOOL_MIN: Duration = Duration::from_secs(30 * 60);
 
 /// Temporary credentials kept in memory for tools (the tray's), by profile: an MFA
 /// session under its account's name, a role under the role's.
@@ -58,7 +58,7 @@ impl Engine {
             }
             let in_memory = memory.get(&r.source).filter(|c| c.expiration - snap.now > SESSION_MARGIN).cloned();
             if let Some(session) = in_memory.or_else(|| snap.valid_session(&r.source, SESSION_MARGIN)) {
-                let duration = r.duration.unwrap_or(self.settings.role_duration).clamp(TOOL_ROLE_MIN, SESSION_ROLE_CAP);
+                let duration = r.duration.unwrap_or(self.settings.role_duration).clamp(TOOL_MIN, SESSION_ROLE_CAP);
                 return self.assume_through(&snap, r, &session, duration).await.map(ForTool::Ready);
             }
             return Ok(ForTool::NeedCode(CodeNeeded {
@@ -68,7 +68,10 @@ impl Engine {
                 mfa_process: r.mfa_process.clone(),
             }));
         }
-        let p = snap.session_profile(profile)?;
+        let Some(p) = snap.profiles.session(profile) else {
+            let known = snap.profiles.roles.iter().map(|r| r.name.as_str()).chain(snap.profiles.sessions.iter().map(|p| p.name.as_str())).collect();
+            return Err(snap.unknown(profile, "role or MFA session", known));
+        };
         if let Some(c) = memory.get(&p.name).filter(fresh).cloned().or_else(|| snap.valid_session(&p.name, TOOL_MARGIN)) {
             return Ok(ForTool::Ready(c));
         }
@@ -81,11 +84,11 @@ impl Engine {
     }
 
     /// An MFA session for `account` (GetSessionToken with `code`), for memory: written
-    /// nowhere.
+    /// nowhere. At least 30 minutes, whatever `duration_seconds` says.
     pub async fn session_for_tools(&self, account: &str, code: &MfaCode) -> Result<TempCredentials, Error> {
         let snap = self.snapshot()?;
         let p = snap.session_profile(account)?;
-        let duration = p.duration.unwrap_or(self.settings.session_duration);
+        let duration = p.duration.unwrap_or(self.settings.session_duration).max(TOOL_MIN);
         self.get_session(&snap, p, code, duration).await
     }
 
@@ -95,7 +98,7 @@ impl Engine {
     pub async fn for_tool_with_code(&self, profile: &str, code: &MfaCode) -> Result<TempCredentials, Error> {
         let snap = self.snapshot()?;
         if let Some(r) = snap.profiles.role(profile) {
-            let duration = r.duration.unwrap_or(self.settings.role_duration).max(TOOL_ROLE_MIN);
+            let duration = r.duration.unwrap_or(self.settings.role_duration).max(TOOL_MIN);
             return self.assume_with_code(&snap, r, code, duration).await;
         }
         self.session_for_tools(profile, code).await
