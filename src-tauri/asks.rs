@@ -1,14 +1,17 @@
 //! Tools that ask the tray for credentials (`credential_process`): the credentials the
 //! tray keeps for them in memory (never in a file), and the tools waiting for a code.
-//! A request that needs a code waits here until the window gives one, the window is
-//! closed or cancelled, or the time is up; tools waiting on one account share one code.
+//! A request that needs a code waits here until the window gives one, an MFA session
+//! appears in the file (a login meanwhile), the window that showed the ask is closed or
+//! its Cancel pressed, the tool hangs up, or the time is up. Tools waiting on one
+//! account share one code.
 
-use std::sync::{Condvar, Mutex};
+use std::collections::HashMap;
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use mfa_tray_core::channel::{self, Answer, Ask, MAX_WAITING};
+use mfa_tray_core::channel::{self, Answer, Ask, Peer, MAX_WAITING};
 use mfa_tray_core::credentials::{format_time, TempCredentials};
-use mfa_tray_core::engine::{CodeNeeded, ForTool, Memory};
+use mfa_tray_core::engine::{CodeNeeded, ForTool, Memory, TOOL_MARGIN};
 use mfa_tray_core::env::OsEnvironment;
 use mfa_tray_core::types::MfaCode;
 use mfa_tray_core::{Error, ErrorKind};
@@ -17,11 +20,17 @@ use tauri::{AppHandle, Manager, Runtime};
 use crate::state::{lock, AppState};
 use crate::window;
 
+/// How often a waiting request looks whether its tool is still there and whether an
+/// MFA session appeared some other way.
+const RECHECK: Duration = Duration::from_secs(1);
+
 /// The tools waiting, and the credentials kept for tools.
 #[derive(Default)]
 pub struct Asks {
     inner: Mutex<Inner>,
     changed: Condvar,
+    /// One `mfa_process` run per account at a time (AWS takes each code once).
+    gates: Mutex<HashMap<String, Arc<Mutex<()>>>>,
 }
 
 #[derive(Default)]
@@ -36,9 +45,9 @@ struct Inner {
 
 struct Open {
     id: u64,
-    /// When the first tool asked.
-    since: Instant,
     ask: Ask,
+    /// Whether a window has shown it (a window closed after that is a "no").
+    shown: bool,
     /// Set when the code arrives or no code will come; waiters watch it.
     outcome: Option<Outcome>,
     /// The requests waiting on it, with their tools (as in `ask.tools`).
@@ -47,48 +56,65 @@ struct Open {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Outcome {
+    /// A code was given, or a session appeared: ask the engine again.
     Given,
+    /// The window's Cancel.
     Cancelled,
+    /// The window that showed it was closed.
+    Closed,
 }
 
 /// How a wait for a code ended.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Waited {
-    Given,
-    Cancelled,
+    Settled(Outcome),
     TimedOut,
+    ToolGone,
     TooMany,
 }
 
+/// What a waiting request finds when it looks around.
+enum Check {
+    Wait,
+    /// An MFA session appeared some other way.
+    Ready,
+    /// The tool hung up.
+    Gone,
+}
+
 impl Asks {
-    /// What tools wait for, for the window.
-    pub fn list(&self) -> Vec<Ask> {
-        lock(&self.inner).open.iter().filter(|o| o.outcome.is_none()).map(|o| o.ask.clone()).collect()
+    /// What tools wait for; `shown` marks them as shown by a window.
+    pub fn list(&self, shown: bool) -> Vec<Ask> {
+        let mut inner = lock(&self.inner);
+        let open = inner.open.iter_mut().filter(|o| o.outcome.is_none());
+        open.map(|o| {
+            o.shown |= shown;
+            o.ask.clone()
+        })
+        .collect()
     }
 
     /// No code will come for `account` (for any with `None`): its tools are told.
     pub fn cancel(&self, account: Option<&str>) -> usize {
-        self.settle(account, Outcome::Cancelled, Duration::ZERO)
+        self.settle(|o| account.is_none_or(|a| a == o.ask.account), Outcome::Cancelled)
     }
 
-    /// The code window closed: no code will come for what it showed. An ask younger
-    /// than `age` may have come after its last look (it closes by itself once nothing
-    /// waits) and stays open; `true` if any does.
-    pub fn window_closed(&self, age: Duration) -> bool {
-        self.settle(None, Outcome::Cancelled, age);
-        !self.list().is_empty()
+    /// The window closed: no code will come for what it showed. Returns whether asks
+    /// it never showed (come after its last look) still wait, for a window of their own.
+    pub fn window_closed(&self) -> bool {
+        self.settle(|o| o.shown, Outcome::Closed);
+        !self.list(false).is_empty()
     }
 
     /// The code for `account` arrived (its session is in memory): its tools go on.
     fn given(&self, account: &str) {
-        self.settle(Some(account), Outcome::Given, Duration::ZERO);
+        self.settle(|o| o.ask.account == account, Outcome::Given);
     }
 
-    fn settle(&self, account: Option<&str>, outcome: Outcome, min_age: Duration) -> usize {
+    fn settle(&self, which: impl Fn(&Open) -> bool, outcome: Outcome) -> usize {
         let mut inner = lock(&self.inner);
         let mut n = 0;
-        let settles = |o: &Open| o.outcome.is_none() && account.is_none_or(|a| a == o.ask.account) && o.since.elapsed() >= min_age;
-        for o in inner.open.iter_mut().filter(|o| settles(o)) {
+        for o in inner.open.iter_mut().filter(|o| o.outcome.is_none() && which(o)) {
             o.outcome = Some(outcome);
             n += 1;
         }
@@ -107,9 +133,13 @@ impl Asks {
         inner.memory.insert(profile.to_owned(), creds.clone());
     }
 
+    fn gate(&self, account: &str) -> Arc<Mutex<()>> {
+        lock(&self.gates).entry(account.to_owned()).or_default().clone()
+    }
+
     /// Waits for a code for `need`, asked by `tool`; `raise` shows the window when this
-    /// is a new ask.
-    fn wait(&self, need: &CodeNeeded, tool: &str, timeout: Duration, raise: impl FnOnce()) -> Waited {
+    /// is a new ask; `check` is asked every [`RECHECK`] (without the lock).
+    fn wait(&self, need: &CodeNeeded, tool: &str, timeout: Duration, raise: impl FnOnce(), check: impl Fn() -> Check) -> Waited {
         let mut inner = lock(&self.inner);
         if inner.open.iter().map(|o| o.waiters.len()).sum::<usize>() >= MAX_WAITING {
             return Waited::TooMany;
@@ -120,7 +150,7 @@ impl Asks {
             Some(o) => (o.id, false),
             None => {
                 let ask = Ask { account: need.account.clone(), mfa_serial: need.mfa_serial.clone(), profiles: vec![], tools: vec![] };
-                inner.open.push(Open { id: me + 1, since: Instant::now(), ask, outcome: None, waiters: vec![] });
+                inner.open.push(Open { id: me + 1, ask, shown: false, outcome: None, waiters: vec![] });
                 (me + 1, true)
             }
         };
@@ -130,25 +160,33 @@ impl Asks {
         if !open.ask.profiles.contains(&need.profile) {
             open.ask.profiles.push(need.profile.clone());
         }
+        drop(inner);
         if new {
-            drop(inner);
             raise();
-            inner = lock(&self.inner);
         }
         let deadline = Instant::now() + timeout;
         let result = loop {
-            let Some(open) = inner.open.iter().find(|o| o.id == open_id) else { break Waited::Cancelled };
-            match open.outcome {
-                Some(Outcome::Given) => break Waited::Given,
-                Some(Outcome::Cancelled) => break Waited::Cancelled,
-                None => {}
+            let inner = lock(&self.inner);
+            match inner.open.iter().find(|o| o.id == open_id).map(|o| o.outcome) {
+                None => break Waited::Settled(Outcome::Cancelled),
+                Some(Some(outcome)) => break Waited::Settled(outcome),
+                Some(None) => {}
             }
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 break Waited::TimedOut;
             }
-            inner = self.changed.wait_timeout(inner, left).unwrap_or_else(|e| e.into_inner()).0;
+            drop(self.changed.wait_timeout(inner, left.min(RECHECK)).unwrap_or_else(|e| e.into_inner()));
+            match check() {
+                Check::Wait => {}
+                Check::Gone => break Waited::ToolGone,
+                Check::Ready => {
+                    self.given(&need.account);
+                    break Waited::Settled(Outcome::Given);
+                }
+            }
         };
+        let mut inner = lock(&self.inner);
         if let Some(open) = inner.open.iter_mut().find(|o| o.id == open_id) {
             if let Some(i) = open.waiters.iter().position(|w| *w == me) {
                 open.waiters.remove(i);
@@ -163,10 +201,11 @@ impl Asks {
 }
 
 /// Answers a tool's request for `profile`'s credentials (on a channel thread; it may
-/// wait for a code).
-pub fn credentials<R: Runtime>(app: &AppHandle<R>, profile: &str, tool: &str) -> Answer {
+/// wait for a code). The tool is named by what started the asking process, as the tray
+/// finds it; the client's own word only where the system does not say.
+pub fn credentials<R: Runtime>(app: &AppHandle<R>, profile: &str, tool: &str, peer: &Peer) -> Answer {
     let state = app.state::<AppState>();
-    let tool: String = tool.chars().filter(|c| !c.is_control()).take(80).collect();
+    let tool = peer.label().unwrap_or_else(|| tool.chars().filter(|c| c.is_alphanumeric() || " ._-+@:()".contains(*c)).take(80).collect());
     let timeout = channel::ask_timeout(&OsEnvironment);
     // Ready at once, or after one code.
     for _ in 0..2 {
@@ -185,20 +224,39 @@ pub fn credentials<R: Runtime>(app: &AppHandle<R>, profile: &str, tool: &str) ->
             Err(e) => return e.into(),
         };
         if let Some(command) = &need.mfa_process {
-            // The profile's command gives the code: nobody is asked.
-            match mfa_tray_core::mfa_process::code(&need.account, command).and_then(|code| session(app, &need.account, &code)) {
-                Ok(()) => continue,
-                Err(e) => return e.into(),
+            // The profile's command gives the code: nobody is asked. One run per account
+            // at a time; a request that waited for another's finds its session.
+            let gate = state.asks.gate(&need.account);
+            let _one = lock(&gate);
+            let now = time::OffsetDateTime::now_utc();
+            if !state.asks.memory().get(&need.account).is_some_and(|c| c.expiration - now > TOOL_MARGIN) {
+                let got = mfa_tray_core::mfa_process::code(&need.account, command).and_then(|code| session(app, &need.account, &code));
+                if let Err(e) = got {
+                    return e.into();
+                }
             }
+            continue;
         }
-        let failed = |code: &'static str, message: String| Answer::from(Error::new(ErrorKind::AwsRefused, code, message));
-        match state.asks.wait(&need, &tool, timeout, || window::open_for_asks(app)) {
-            Waited::Given => continue,
-            Waited::Cancelled => return failed("cancelled", format!("{tool} asked for {profile}, and the MFA code window was closed without a code")),
-            Waited::TimedOut => {
-                return failed("ask_timeout", format!("{tool} asked for {profile}, and no MFA code for {} was typed within {} s (MFA_TRAY_ASK_TIMEOUT)", need.account, timeout.as_secs()))
+        let account = need.account.clone();
+        let check = || {
+            if peer.gone() {
+                Check::Gone
+            } else if engine.snapshot().is_ok_and(|s| s.valid_session(&account, TOOL_MARGIN).is_some()) {
+                Check::Ready
+            } else {
+                Check::Wait
             }
-            Waited::TooMany => return failed("busy", format!("more than {MAX_WAITING} tools already wait for an MFA code; try again once one is typed")),
+        };
+        let no = |code: &'static str, message: String| Answer::from(Error::new(ErrorKind::BadInput, code, message));
+        match state.asks.wait(&need, &tool, timeout, || window::open_for_asks(app), check) {
+            Waited::Settled(Outcome::Given) => continue,
+            Waited::Settled(Outcome::Cancelled) => return no("cancelled", format!("{tool} asked for {profile}, and the MFA code was cancelled in mfa-tray's window")),
+            Waited::Settled(Outcome::Closed) => return no("cancelled", format!("{tool} asked for {profile}, and mfa-tray's window was closed without a code")),
+            Waited::TimedOut => {
+                return no("ask_timeout", format!("{tool} asked for {profile}, and no MFA code for {} was typed within {} s (MFA_TRAY_ASK_TIMEOUT)", need.account, timeout.as_secs()))
+            }
+            Waited::ToolGone => return no("gone", "the tool stopped waiting".to_owned()),
+            Waited::TooMany => return no("busy", format!("{MAX_WAITING} tools already wait for an MFA code; try again once one is typed")),
         }
     }
     Error::new(ErrorKind::AwsRefused, "code_required", format!("{profile} still needs an MFA code after one was given; try again")).into()
@@ -208,7 +266,7 @@ pub fn credentials<R: Runtime>(app: &AppHandle<R>, profile: &str, tool: &str) ->
 /// file) and the tools waiting on it go on. A wrong code leaves them waiting.
 pub fn give_code<R: Runtime>(app: &AppHandle<R>, account: &str, code: &str) -> Answer {
     let state = app.state::<AppState>();
-    if !state.asks.list().iter().any(|a| a.account == account) {
+    if !state.asks.list(false).iter().any(|a| a.account == account) {
         return Error::bad_input("no_ask", format!("no tool waits for a code for {account} any more")).into();
     }
     let code: MfaCode = match code.parse() {

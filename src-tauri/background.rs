@@ -28,9 +28,9 @@ pub fn spawn<R: Runtime>(app: AppHandle<R>) {
                     _ = tokio::time::sleep(std::time::Duration::from_millis(wait)) => {}
                     _ = state.wake.notified() => break,
                 }
-                // The code window closed (or died): no code will come for the tools
-                // it showed. One that asked as it closed gets a window of its own.
-                if crate::window::reap(&state) == Some(crate::window::View::Ask) && state.asks.window_closed(std::time::Duration::from_secs(2)) {
+                // The window closed (or died): no code will come for the tools it
+                // showed. One that asked after its last look gets a window of its own.
+                if crate::window::reap(&state).is_some() && state.asks.window_closed() {
                     crate::window::open_for_asks(&app);
                 }
                 if OffsetDateTime::now_utc() >= next || modified(&state) != seen {

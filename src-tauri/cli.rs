@@ -195,7 +195,7 @@ enum StoreArg {
 
 #[derive(Debug, Subcommand)]
 enum RoleCommand {
-    /// Write [profile NAME] with role_arn and source_profile into ~/.aws/config
+    /// Write a role profile [profile NAME] into ~/.aws/config
     Add {
         /// The role profile's name
         name: String,
@@ -551,11 +551,18 @@ async fn credential_process(engine: &Engine, profile: &str) -> Result<(), Error>
                 println!("{}", process_json(&creds).expose());
                 return Ok(());
             }
+            Ok(Answer::Error { code, message, .. }) if code == "bad_request" => {
+                return Err(Error::new(ErrorKind::LocalFile, "tray", format!("the running tray is older than this mfa-tray ({message}): restart it")))
+            }
             Ok(Answer::Error { message, kind, .. }) => return Err(Error::new(kind.unwrap_or(ErrorKind::LocalFile), "tray", message)),
             Ok(_) => return Err(Error::new(ErrorKind::LocalFile, "tray", "the tray answered something else; is it an older version? restart it".to_owned())),
             // No tray (or a socket directory open to others, where no tray of ours
             // listens): on our own.
             Err(e) if matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused | std::io::ErrorKind::PermissionDenied) => {}
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
+                let why = format!("the tray at {} did not answer within {} s (MFA_TRAY_ASK_TIMEOUT + 30 s)", path.display(), wait.as_secs());
+                return Err(Error::new(ErrorKind::LocalFile, "tray", why));
+            }
             Err(e) => return Err(Error::new(ErrorKind::LocalFile, "tray", format!("the tray at {} did not answer ({e})", path.display()))),
         }
     }
@@ -600,26 +607,13 @@ fn code_on_terminal(tool: &str, need: &mfa_tray_core::engine::CodeNeeded) -> Res
     }
 }
 
-#[cfg(not(unix))]
+/// The program that runs this one, for people: `aws (pid 4242)`.
 fn asking_tool() -> String {
-    "a program".to_owned()
-}
-
-/// The program that runs this one, for people: `aws (pid 4242)`. A script run by an
-/// interpreter is named by its script.
-#[cfg(unix)]
-fn asking_tool() -> String {
-    let ppid = std::os::unix::process::parent_id();
-    let args: Vec<String> = std::fs::read(format!("/proc/{ppid}/cmdline"))
-        .map(|raw| raw.split(|b| *b == 0).filter(|a| !a.is_empty()).map(|a| String::from_utf8_lossy(a).into_owned()).collect())
-        .unwrap_or_default();
-    let base = |a: &str| a.rsplit('/').next().unwrap_or(a).to_owned();
-    let name = match args.as_slice() {
-        [interp, script, ..] if ["python", "node", "ruby", "perl", "sh", "bash"].iter().any(|i| base(interp).starts_with(i)) && !script.starts_with('-') => base(script),
-        [program, ..] => base(program),
-        [] => "a program".to_owned(),
-    };
-    format!("{name} (pid {ppid})")
+    #[cfg(unix)]
+    let label = mfa_tray_core::channel::process_label(std::os::unix::process::parent_id());
+    #[cfg(not(unix))]
+    let label = None;
+    label.unwrap_or_else(|| "a program".to_owned())
 }
 
 fn code_from(profile: &str, command: &str) -> Result<MfaCode, Error> {

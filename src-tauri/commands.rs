@@ -308,11 +308,11 @@ pub fn add_role(state: State<'_, AppState>, name: String, arn: String, source: S
     })
 }
 
-/// Asks the tray over its channel; the window's own requests are short.
-fn ask_tray(request: &Request) -> Result<Answer, UiError> {
+/// Asks the tray over its channel, waiting up to `wait` for the answer.
+fn ask_tray(request: &Request, wait: Duration) -> Result<Answer, UiError> {
     let unreachable = |why: String| UiError { code: "tray_unreachable".into(), message: format!("the tray did not answer ({why}); is it running?") };
     let path = channel::socket_path(&OsEnvironment).ok_or_else(|| unreachable("no place for its channel".into()))?;
-    match channel::request(&path, request) {
+    match channel::request_within(&path, request, wait) {
         Ok(Answer::Error { code, message, .. }) => Err(UiError { code, message }),
         Ok(answer) => Ok(answer),
         Err(e) => Err(unreachable(e.to_string())),
@@ -322,7 +322,7 @@ fn ask_tray(request: &Request) -> Result<Answer, UiError> {
 /// The tools waiting for a code (credential_process), as the tray knows them.
 #[tauri::command]
 pub fn asks() -> Result<Vec<channel::Ask>, UiError> {
-    match ask_tray(&Request::Asks)? {
+    match ask_tray(&Request::Asks, Duration::from_secs(10))? {
         Answer::Asks { asks } => Ok(asks),
         _ => Err(UiError { code: "tray_unreachable".into(), message: "the tray answered something else".into() }),
     }
@@ -332,7 +332,8 @@ pub fn asks() -> Result<Vec<channel::Ask>, UiError> {
 #[tauri::command]
 pub fn give_code(account: String, code: String) -> Result<String, UiError> {
     code.parse::<MfaCode>().map_err(bad_code)?;
-    match ask_tray(&Request::GiveCode { account, code })? {
+    // The tray checks the code with AWS (retries included) before it answers.
+    match ask_tray(&Request::GiveCode { account, code }, Duration::from_secs(90))? {
         Answer::Ok { message } => Ok(message),
         _ => Err(UiError { code: "tray_unreachable".into(), message: "the tray answered something else".into() }),
     }
@@ -341,7 +342,7 @@ pub fn give_code(account: String, code: String) -> Result<String, UiError> {
 /// Tells the tray no code will come for `account` (for any, without one).
 #[tauri::command]
 pub fn cancel_asks(account: Option<String>) -> Result<(), UiError> {
-    ask_tray(&Request::Cancel { account }).map(drop)
+    ask_tray(&Request::Cancel { account }, Duration::from_secs(10)).map(drop)
 }
 
 /// Closes the window (and so ends the window process; the tray stays).

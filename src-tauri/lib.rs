@@ -71,7 +71,7 @@ fn listen<R: tauri::Runtime>(app: &tauri::AppHandle<R>) {
         use mfa_tray_core::channel::{self, Answer, Request, Server};
         let Some(path) = channel::socket_path(&mfa_tray_core::env::OsEnvironment) else { return };
         let handle = app.clone();
-        let answer = move |request: Request| match request {
+        let answer = move |request: Request, peer: &channel::Peer| match request {
             Request::Ping => Answer::Ok { message: format!("mfa-tray {}", env!("CARGO_PKG_VERSION")) },
             Request::SaveSettings { toml } => {
                 let state = handle.state::<state::AppState>();
@@ -82,8 +82,8 @@ fn listen<R: tauri::Runtime>(app: &tauri::AppHandle<R>) {
                     Err(e) => Answer::from(e),
                 }
             }
-            Request::Credentials { profile, tool } => asks::credentials(&handle, &profile, &tool),
-            Request::Asks => Answer::Asks { asks: handle.state::<state::AppState>().asks.list() },
+            Request::Credentials { profile, tool } => asks::credentials(&handle, &profile, &tool, peer),
+            Request::Asks => Answer::Asks { asks: handle.state::<state::AppState>().asks.list(true) },
             Request::GiveCode { account, code } => asks::give_code(&handle, &account, &code),
             Request::Cancel { account } => {
                 let n = handle.state::<state::AppState>().asks.cancel(account.as_deref());

@@ -95,11 +95,12 @@ pub fn open<R: Runtime>(app: &AppHandle<R>, view: View, pending: Option<Pending>
     }
 }
 
-/// From the tray: shows the tools waiting for a code, unless the window already does.
+/// From the tray: shows the tools waiting for a code. A window already open (on any
+/// view) shows them itself, so nothing typed in it is lost.
 pub fn open_for_asks<R: Runtime>(app: &AppHandle<R>) {
     let showing = match lock(&app.state::<AppState>().window).as_mut() {
-        Some((child, View::Ask)) => matches!(child.try_wait(), Ok(None)),
-        _ => false,
+        Some((child, _)) => matches!(child.try_wait(), Ok(None)),
+        None => false,
     };
     if !showing {
         open(app, View::Ask, None);

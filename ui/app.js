@@ -388,27 +388,37 @@ function backToKeys() {
 $("a-back").addEventListener("click", () => { backToKeys(); $("a-secret").focus(); });
 window.addEventListener("hashchange", () => { if (!$("device-form").hidden && viewFromHash() !== "account") backToKeys(); });
 
-// Tools waiting for a code (credential_process): the tray knows them; this view asks it
-// every second, and closes once they have what they asked for.
+// Tools waiting for a code (credential_process): the tray knows them; the window asks
+// it every second, whatever it shows. The ask view takes the code; other views show a
+// banner that leads there. A window opened for an ask closes once nothing waits.
 let asked = null;
 let askSeen = false;
 let askSending = false;
+const openedForAsk = location.hash === "#ask";
+
+function askText(a) {
+  return a.tools.join(", ") + " asks for " + a.profiles.join(", ") + ". Type the MFA code of " + a.account + " (" + a.mfa_serial + ").";
+}
 
 async function pollAsks() {
-  if (viewFromHash() !== "ask" || askSending) return;
+  if (askSending) return;
   let list;
   try {
     list = await invoke("asks");
   } catch (err) {
-    message($("ask-error"), err);
+    if (viewFromHash() === "ask") message($("ask-error"), err);
     return;
   }
+  const inAsk = viewFromHash() === "ask";
+  $("ask-banner").hidden = inAsk || !list.length;
+  if (list.length) $("ask-banner-text").textContent = askText(list[0]);
+  if (!inAsk) return;
   if (!list.length) {
     asked = null;
     $("ask-form").hidden = true;
     $("ask-who").textContent = "No tool is waiting for a code now.";
     // Done: the window goes, unless another tool has asked meanwhile.
-    if (askSeen) setTimeout(async () => { if (!(await invoke("asks").catch(() => [])).length) invoke("close_window"); }, 3000);
+    if (askSeen && openedForAsk) setTimeout(async () => { if (!(await invoke("asks").catch(() => [])).length) invoke("close_window"); }, 3000);
     return;
   }
   const a = list[0];
@@ -420,7 +430,7 @@ async function pollAsks() {
   asked = a;
   askSeen = true;
   $("ask-form").hidden = false;
-  $("ask-who").textContent = a.tools.join(", ") + " asks for " + a.profiles.join(", ") + ". Type the MFA code of " + a.account + " (" + a.mfa_serial + ").";
+  $("ask-who").textContent = askText(a);
 }
 
 async function sendAsk() {
@@ -450,7 +460,8 @@ $("ask-code").addEventListener("input", () => {
 });
 $("ask-cancel").addEventListener("click", async () => {
   await invoke("cancel_asks", { account: asked ? asked.account : null }).catch(() => {});
-  invoke("close_window");
+  if (openedForAsk) invoke("close_window");
+  else location.hash = "#code";
 });
 setInterval(pollAsks, 1000);
 
