@@ -110,7 +110,7 @@ fn tools_get_a_role_through_the_mfa_session_and_nothing_is_written() {
     let session = process_output(&s.run(&["credential-process", "corp"]));
     assert_eq!(session["AccessKeyId"].as_str(), value(&s.credentials(), "corp", "aws_access_key_id").as_deref());
     assert_eq!(s.credentials_bytes(), before, "nothing written");
-    s.run(&["credential-process", "nope"]).fails(2, "there is no MFA session profile named nope");
+    s.run(&["credential-process", "nope"]).fails(2, "there is no role or MFA session profile named nope");
 }
 
 #[test]
@@ -136,6 +136,19 @@ fn with_no_tray_mfa_process_gives_the_code_and_nothing_is_written() {
     assert_eq!(actions(&s)[0], ("AssumeRole".to_owned(), true));
     assert_eq!(s.credentials(), CREDENTIALS);
     assert!(!s.path(".aws/.credentials.mfa-tray-previous").exists());
+}
+
+/// A session profile with the shortest duration AWS allows still hands tools 15 minutes.
+#[test]
+fn a_short_session_profile_still_hands_out_fifteen_minutes() {
+    let s = Stack::start();
+    let config = CONFIG.replace("[profile corp]\n", &format!("[profile corp]\nduration_seconds = 900\nmfa_process = oathtool --totp -b {SECRET}\n"));
+    s.files(CREDENTIALS, &config);
+    let mut cmd = Command::new("setsid");
+    cmd.arg("-w").arg(BIN).args(["credential-process", "corp"]);
+    s.sandbox(&mut cmd);
+    process_output(&Run::from(cmd.output().unwrap()));
+    assert_eq!(s.credentials(), CREDENTIALS);
 }
 
 /// With no tray, the command asks on the terminal itself (botocore keeps its stderr).
@@ -198,6 +211,16 @@ fn start_tray(s: &Stack, bus: &Bus) -> Tray {
     tray
 }
 
+/// What the tray says waits for a code, asked over its socket as the window asks.
+fn tray_asks(s: &Stack) -> serde_json::Value {
+    use std::io::{BufRead, BufReader};
+    let mut stream = std::os::unix::net::UnixStream::connect(s.path("run/mfa-tray/tray.sock")).unwrap();
+    stream.write_all(b"{\"v\":1,\"op\":\"asks\"}\n").unwrap();
+    let mut line = String::new();
+    BufReader::new(stream).read_line(&mut line).unwrap();
+    serde_json::from_str::<serde_json::Value>(&line).unwrap()["asks"].clone()
+}
+
 /// Waits for a tool started in the background, with what it printed.
 fn finish(mut child: Child, timeout: Duration) -> Run {
     let start = std::time::Instant::now();
@@ -256,13 +279,21 @@ fn the_tray_takes_the_code_from_mfa_process_and_opens_no_window() {
     let bus = Bus::start();
     let (_watcher, _w) = Watcher::serve(&bus);
     let tray = start_tray(&s, &bus);
-    for _ in 0..2 {
-        let run = Run::from(aws(&s, &["sts", "get-caller-identity", "--profile", "prod-admin"]).output().unwrap());
-        assert_eq!(caller_arn(run.ok()), assumed("alice"));
+    // Four tools at once: one run of the command, one code (AWS takes each once).
+    let tools: Vec<Child> = (0..4).map(|_| aws(&s, &["sts", "get-caller-identity", "--profile", "prod-admin"]).spawn().unwrap()).collect();
+    for tool in tools {
+        assert_eq!(caller_arn(finish(tool, Duration::from_secs(60)).ok()), assumed("alice"));
     }
-    // One code from the command, a session kept in memory, and the role from it.
-    let log: Vec<_> = actions(&s).into_iter().filter(|(a, _)| a != "GetCallerIdentity").collect();
-    assert_eq!(log, [("GetSessionToken".to_owned(), true), ("AssumeRole".to_owned(), false)]);
+    // One code from the command, a session kept in memory, and the role from it (each
+    // tool that asked before the role was in memory assumed it through the session).
+    let sts = || actions(&s).into_iter().filter(|(a, _)| a != "GetCallerIdentity").collect::<Vec<_>>();
+    let log = sts();
+    assert_eq!(log[0], ("GetSessionToken".to_owned(), true));
+    assert!(log[1..].iter().all(|a| *a == ("AssumeRole".to_owned(), false)) && log.len() <= 5, "{log:?}");
+    // The next tool gets the role from memory.
+    let run = Run::from(aws(&s, &["sts", "get-caller-identity", "--profile", "prod-admin"]).output().unwrap());
+    assert_eq!(caller_arn(run.ok()), assumed("alice"));
+    assert_eq!(sts(), log);
     let children = std::fs::read_to_string(format!("/proc/{0}/task/{0}/children", tray.0.id())).unwrap_or_default();
     assert!(children.trim().is_empty(), "no window: {children}");
     assert_eq!(s.credentials(), CREDENTIALS);
@@ -285,7 +316,7 @@ fn a_closed_window_or_no_code_in_time_fails_the_tool_with_the_reason() {
     assert!(Command::new("kill").arg(window.to_string()).status().unwrap().success());
     let run = finish(tool, Duration::from_secs(6));
     assert_ne!(run.code, 0);
-    assert!(run.stderr.contains("asked for prod-admin, and the MFA code window was closed without a code"), "{run:#?}");
+    assert!(run.stderr.contains("asked for prod-admin, and mfa-tray's window was closed without a code"), "{run:#?}");
 
     // Cancelled from the window.
     let tool = aws(&s, &["sts", "get-caller-identity", "--profile", "prod-admin"]).spawn().unwrap();
@@ -293,15 +324,76 @@ fn a_closed_window_or_no_code_in_time_fails_the_tool_with_the_reason() {
     wait_for(Duration::from_secs(20), "the ask", || Some(d.text("#ask-who")).filter(|t| t.contains("asks for")));
     d.click("#ask-cancel");
     let run = finish(tool, Duration::from_secs(6));
-    assert!(run.code != 0 && run.stderr.contains("closed without a code"), "{run:#?}");
+    assert!(run.code != 0 && run.stderr.contains("asked for prod-admin, and the MFA code was cancelled in mfa-tray's window"), "{run:#?}");
     drop(d);
 
     // Nobody answers: the tool gives up when the tray does.
     let tool = aws(&s, &["sts", "get-caller-identity", "--profile", "prod-admin"]).spawn().unwrap();
     let run = finish(tool, Duration::from_secs(30));
     assert!(run.code != 0 && run.stderr.contains("no MFA code for corp was typed within 8 s"), "{run:#?}");
+
+    // A tool that stops waiting (killed, Ctrl-C) is no longer asked for.
+    let mut cmd = s.command();
+    let mut quitter = cmd.args(["credential-process", "prod-admin"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let asks = wait_for(Duration::from_secs(10), "the ask", || Some(tray_asks(&s)).filter(|a| a.as_array().is_some_and(|a| !a.is_empty())));
+    assert_eq!(asks[0]["profiles"], serde_json::json!(["prod-admin"]));
+    assert!(asks[0]["tools"][0].as_str().unwrap().ends_with(&format!(" (pid {})", std::process::id())), "named by the tray: {asks}");
+    quitter.kill().unwrap();
+    quitter.wait().unwrap();
+    wait_for(Duration::from_secs(5), "the ask to go with its tool", || (tray_asks(&s) == serde_json::json!([])).then_some(()));
     assert_eq!(s.credentials(), CREDENTIALS);
     assert!(actions(&s).is_empty(), "nothing sent to AWS: {:?}", actions(&s));
+
+    // A login meanwhile (in a terminal, say) answers a waiting tool.
+    let tool = aws(&s, &["sts", "get-caller-identity", "--profile", "prod-admin"]).spawn().unwrap();
+    wait_for(Duration::from_secs(10), "the ask", || Some(()).filter(|_| tray_asks(&s).as_array().is_some_and(|a| !a.is_empty())));
+    s.run(&["login", "corp", "--code", &s.code(0)]).ok();
+    let run = finish(tool, Duration::from_secs(6));
+    assert_eq!(caller_arn(run.ok()), assumed("alice"));
+    assert_eq!(tray_asks(&s), serde_json::json!([]));
+}
+
+/// An ask does not take over a window the user has open (what was typed in it stays);
+/// that window shows the ask in a banner that leads to the code.
+#[test]
+fn an_open_window_shows_the_ask_instead_of_being_replaced() {
+    let s = Stack::start();
+    s.files(CREDENTIALS, &process_config());
+    let bus = Bus::start();
+    let (_watcher, _w) = Watcher::serve(&bus);
+    let tray = start_tray(&s, &bus);
+    // The user opens the window (a second launch), on the code.
+    let mut second = s.tray_command(&bus);
+    assert!(second.stdout(Stdio::null()).status().unwrap().success());
+    let (window, line) = desktop::window_child(tray.0.id());
+    assert!(line.ends_with("--window code "), "{line}");
+    let d = Driver::start(&s, &bus, "code");
+    let tool = aws(&s, &["sts", "get-caller-identity", "--profile", "prod-admin"]).spawn().unwrap();
+    let banner = wait_for(Duration::from_secs(15), "the banner", || Some(d.text("#ask-banner-text")).filter(|t| t.contains("asks for")));
+    assert!(banner.starts_with("aws (pid ") && banner.contains(" asks for prod-admin."), "{banner}");
+    assert_eq!(desktop::window_child(tray.0.id()).0, window, "the open window was not replaced");
+    d.click("#ask-banner-go");
+    d.type_into("#ask-code", &s.code(0));
+    let run = finish(tool, Duration::from_secs(30));
+    assert_eq!(caller_arn(run.ok()), assumed("alice"));
+    assert_eq!(s.credentials(), CREDENTIALS);
+}
+
+/// A role that tools now fetch (converted by hand) is no longer refreshed into the file,
+/// and the section left from before is reported: botocore would read it first.
+#[test]
+fn a_role_turned_on_demand_is_not_refreshed_and_its_old_section_is_reported() {
+    let s = Stack::start();
+    s.files(CREDENTIALS, CONFIG);
+    s.run(&["login", "corp", "--code", &s.code(0)]).ok();
+    s.run(&["assume", "prod-admin"]).ok();
+    std::fs::write(s.path(".aws/config"), process_config()).unwrap();
+    let before = s.credentials_bytes();
+    let run = s.run(&["refresh", "--force"]);
+    run.fails(2, "prod-admin is now fetched by tools with credential_process, so mfa-tray no longer refreshes [default]; delete that section");
+    assert_eq!(s.credentials_bytes(), before);
+    let status = s.run(&["status"]);
+    assert!(status.stdout.contains("prod-admin: [default] in the credentials file still holds its credentials from before tools fetched it with credential_process"), "{status:#?}");
 }
 
 /// The socket is the user's alone: its directory is closed to others, and the tray
