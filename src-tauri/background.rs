@@ -85,6 +85,7 @@ async fn tick<R: Runtime>(app: &AppHandle<R>) -> OffsetDateTime {
             }
         }
     }
+    crate::autostart::sync(app);
     crate::tray::refresh(app);
     due.next.unwrap_or(now + mfa_tray_core::schedule::MAX_SLEEP)
 }

@@ -139,6 +139,9 @@ pub struct SettingsView {
     refresh_before_minutes: u64,
     #[serde(default)]
     auto_login: bool,
+    /// `None`: not chosen yet (on after the first login).
+    #[serde(default)]
+    start_at_login: Option<bool>,
 }
 
 impl From<&Settings> for SettingsView {
@@ -151,6 +154,7 @@ impl From<&Settings> for SettingsView {
             role_duration_seconds: s.role_duration.as_secs(),
             auto_refresh: s.auto_refresh,
             auto_login: s.auto_login,
+            start_at_login: s.start_at_login,
             refresh_before_minutes: s.refresh_before.as_secs() / 60,
         }
     }
@@ -183,6 +187,7 @@ pub fn save_settings(state: State<'_, AppState>, settings: SettingsView) -> Resu
         role_duration: Duration::from_secs(settings.role_duration_seconds),
         auto_refresh: settings.auto_refresh,
         auto_login: settings.auto_login,
+        start_at_login: settings.start_at_login,
         refresh_before: minutes(settings.refresh_before_minutes),
         ..current
     };

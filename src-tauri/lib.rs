@@ -5,6 +5,7 @@
 //! [`background`] (the wall-clock loop that refreshes roles and raises alerts).
 
 mod asks;
+mod autostart;
 mod background;
 mod commands;
 mod notifier;
@@ -31,9 +32,11 @@ pub fn run_tray() -> ExitCode {
             let none = app.state::<state::AppState>().engine().status().is_ok_and(|s| s.sessions.is_empty());
             window::open(app, if none { window::View::Account } else { window::View::Code }, None);
         }))
+        .plugin(autostart::plugin())
         .setup(|app| {
             app.manage(state::AppState::load().map_err(|e| e.message)?);
             tray::create(app.handle())?;
+            autostart::sync(app.handle());
             listen(app.handle());
             background::spawn(app.handle().clone());
             // A first run (no account, and no file to read one from): the window opens

@@ -33,6 +33,8 @@ pub struct AppState {
     pub window: Mutex<Option<(std::process::Child, crate::window::View)>>,
     /// Tools waiting for a code, and the credentials kept for tools (tray process only).
     pub asks: crate::asks::Asks,
+    /// Whether the tray last registered itself to start at login (tray process only).
+    pub autostart_applied: Mutex<Option<bool>>,
     /// The settings file's modification time when it was last read (or refused).
     settings_seen: Mutex<Option<SystemTime>>,
     /// The tray's end of the local channel, while it listens (tray process only).
@@ -78,6 +80,7 @@ impl AppState {
             menu_model: Mutex::new(None),
             window: Mutex::new(None),
             asks: Default::default(),
+            autostart_applied: Mutex::new(None),
             settings_seen: Mutex::new(seen),
             #[cfg(unix)]
             channel: Mutex::new(None),

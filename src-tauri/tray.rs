@@ -35,6 +35,8 @@ pub enum MenuAction {
     Accounts,
     /// "Open AWS console as ROLE".
     Console(String),
+    /// "mfa-tray VERSION" (not clickable): which version runs; a new one is a new package.
+    About,
     /// "Quit".
     Quit,
 }
@@ -51,6 +53,7 @@ impl MenuAction {
             MenuAction::Settings => "settings".into(),
             MenuAction::Accounts => "accounts".into(),
             MenuAction::Console(r) => format!("console:{r}"),
+            MenuAction::About => "about".into(),
             MenuAction::Quit => "quit".into(),
         }
     }
@@ -64,6 +67,7 @@ impl MenuAction {
             "whoami" => MenuAction::WhoAmI,
             "settings" => MenuAction::Settings,
             "accounts" => MenuAction::Accounts,
+            "about" => MenuAction::About,
             "quit" => MenuAction::Quit,
             _ => match id.strip_prefix("console:") {
                 Some(role) => MenuAction::Console(role.to_owned()),
@@ -207,6 +211,8 @@ fn rebuild<R: Runtime>(app: &AppHandle<R>, model: &TrayModel) -> tauri::Result<(
     }
     menu.append(&MenuItem::with_id(app, MenuAction::Settings.id(), "Settings…", true, None::<&str>)?)?;
     menu.append(&PredefinedMenuItem::separator(app)?)?;
+    let about = format!("mfa-tray {}", env!("CARGO_PKG_VERSION"));
+    menu.append(&MenuItem::with_id(app, MenuAction::About.id(), about, false, None::<&str>)?)?;
     menu.append(&MenuItem::with_id(app, MenuAction::Quit.id(), "Quit", true, None::<&str>)?)?;
     if let Some(tray) = app.tray_by_id(TRAY_ID) {
         tray.set_icon(Some(icon(model.icon)))?;
@@ -244,7 +250,7 @@ fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str) {
             });
         }
         Some(MenuAction::Quit) => app.exit(0),
-        Some(MenuAction::Status) | None => {}
+        Some(MenuAction::Status | MenuAction::About) | None => {}
     }
 }
 
@@ -313,7 +319,7 @@ mod tests {
 
     #[test]
     fn menu_ids_round_trip() {
-        for a in [MenuAction::Status, MenuAction::EnterCode, MenuAction::Role("prod:admin".into()), MenuAction::Refresh, MenuAction::WhoAmI, MenuAction::Settings, MenuAction::Accounts, MenuAction::Console("prod:admin".into()), MenuAction::Quit] {
+        for a in [MenuAction::Status, MenuAction::EnterCode, MenuAction::Role("prod:admin".into()), MenuAction::Refresh, MenuAction::WhoAmI, MenuAction::Settings, MenuAction::Accounts, MenuAction::Console("prod:admin".into()), MenuAction::About, MenuAction::Quit] {
             assert_eq!(MenuAction::from_id(&a.id()), Some(a));
         }
         assert_eq!(MenuAction::from_id("nonsense"), None);

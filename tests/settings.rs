@@ -78,6 +78,12 @@ fn settings_from_the_window_and_by_hand_reach_the_running_tray() {
     wait_for(Duration::from_secs(15), "the settings form to fill", || {
         (d.script("return document.getElementById('s-notify').value").as_str() == Some("2")).then_some(())
     });
+    // The tray turned start at login on at once (a session was already valid): shown so.
+    let start = wait_for(Duration::from_secs(10), "start at login shown on", || {
+        let v = d.script("const c = document.getElementById('s-start'); return c.checked && !c.indeterminate");
+        (v.as_bool() == Some(true)).then_some(v)
+    });
+    assert_eq!(start, serde_json::json!(true));
     d.click("#s-auto");
     d.script("document.getElementById('s-notify').value = ''; document.getElementById('s-target').value = ''; return null");
     d.type_into("#s-notify", "15");
@@ -87,6 +93,7 @@ fn settings_from_the_window_and_by_hand_reach_the_running_tray() {
     assert_eq!(saved, "Saved. The tray uses them now.");
     let file = fs::read_to_string(s.path("mfa-tray-config/settings.toml")).unwrap();
     assert!(file.contains("auto_refresh = true") && file.contains("notify_before_minutes = [15]") && file.contains("target_profile = \"work\""), "{file}");
+    assert!(file.contains("\nstart_at_login = true\n"), "the choice is kept by a save from the window: {file}");
 
     // The tray refreshes the due role...
     let refreshed = wait_for(Duration::from_secs(15), "the tray to refresh [default]", || {

@@ -47,7 +47,7 @@ fn a_first_run_opens_the_window_on_adding_an_account() {
         entries.iter().any(|e| e.label == "Add your AWS account…").then_some(entries)
     });
     let labels: Vec<&str> = entries.iter().map(|e| e.label.as_str()).filter(|l| !l.is_empty()).collect();
-    assert_eq!(labels, ["No MFA session profile configured", "Add your AWS account…", "Refresh now", "Who am I / S3 buckets", "Settings…", "Quit"]);
+    assert_eq!(labels, ["No MFA session profile configured", "Add your AWS account…", "Refresh now", "Who am I / S3 buckets", "Settings…", "mfa-tray 0.1.0", "Quit"]);
     assert!(!s.path(".aws").exists(), "a first run writes nothing by itself");
 }
 
@@ -100,7 +100,7 @@ fn the_menu_lists_roles_and_a_click_switches_the_active_role() {
     assert!(labels[0].starts_with("MFA session corp: 12h"), "status line: {labels:?}");
     assert_eq!(
         labels[1..],
-        ["Enter MFA code…", "prod-admin", "short", "Refresh now", "Who am I / S3 buckets", "Move your keys to the keychain…", "Settings…", "Quit"]
+        ["Enter MFA code…", "prod-admin", "short", "Refresh now", "Who am I / S3 buckets", "Move your keys to the keychain…", "Settings…", "mfa-tray 0.1.0", "Quit"]
     );
     assert!(!entries.iter().find(|e| e.label.starts_with("MFA session")).unwrap().enabled, "the status line is not clickable");
     let admin = entries.iter().find(|e| e.label == "prod-admin").unwrap();
@@ -242,4 +242,64 @@ fn background_failures_reach_notifications_and_the_log_without_secrets() {
         }
     }
     assert_eq!(s.credentials(), before, "nothing written");
+}
+
+/// The XDG autostart entries in the sandbox's HOME, with their text.
+fn autostart_entries(s: &Stack) -> Vec<(String, String)> {
+    let Ok(dir) = fs::read_dir(s.path(".config/autostart")) else { return vec![] };
+    dir.filter_map(|e| {
+        let e = e.ok()?;
+        Some((e.file_name().to_string_lossy().into_owned(), fs::read_to_string(e.path()).ok()?))
+    })
+    .collect()
+}
+
+/// Saves settings through the tray's channel, as the window does.
+fn save_settings(s: &Stack, toml: &str) {
+    use std::io::{BufRead, BufReader, Write};
+    let mut stream = std::os::unix::net::UnixStream::connect(s.path("run/mfa-tray/tray.sock")).unwrap();
+    let request = serde_json::json!({ "v": 1, "op": "save_settings", "toml": toml });
+    stream.write_all(format!("{request}\n").as_bytes()).unwrap();
+    let mut line = String::new();
+    BufReader::new(stream).read_line(&mut line).unwrap();
+    assert!(line.contains("\"result\":\"ok\""), "{line}");
+}
+
+#[test]
+fn start_at_login_comes_on_after_the_first_login_and_follows_the_setting() {
+    let s = Stack::start();
+    s.files(CREDENTIALS, CONFIG);
+    settings(&s, "# mine: keep this\nauto_refresh = true");
+    let bus = Bus::start();
+    let (_watcher, _w) = Watcher::serve(&bus);
+    let _app = start_tray(&s, &bus);
+    desktop::wait_for(Duration::from_secs(30), "the tray's socket", || s.path("run/mfa-tray/tray.sock").exists().then_some(()));
+    // Starting the tray registers nothing by itself.
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(autostart_entries(&s).is_empty(), "{:?}", autostart_entries(&s));
+
+    // The first login (here in a terminal): the tray turns it on and records the choice.
+    s.run(&["login", "corp", "--code", &s.code(0)]).ok();
+    let entries = desktop::wait_for(Duration::from_secs(15), "the autostart entry", || Some(autostart_entries(&s)).filter(|e| !e.is_empty()));
+    let exe = fs::canonicalize(env!("CARGO_BIN_EXE_mfa-tray-app")).unwrap();
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    let (name, text) = &entries[0];
+    assert_eq!(name, "mfa-tray.desktop");
+    assert!(text.starts_with("[Desktop Entry]\n") && text.lines().any(|l| l.trim() == format!("Exec={}", exe.display())), "{text}");
+    // Added to the file as it was, the user's comment kept.
+    let settings = fs::read_to_string(s.path("mfa-tray-config/settings.toml")).unwrap();
+    assert_eq!(settings, "# mine: keep this\nauto_refresh = true\nstart_at_login = true\n");
+
+    // Off with one click in the settings: the entry goes; on again: it comes back.
+    save_settings(&s, &settings.replace("start_at_login = true", "start_at_login = false"));
+    desktop::wait_for(Duration::from_secs(15), "the entry to go", || autostart_entries(&s).is_empty().then_some(()));
+    save_settings(&s, &settings);
+    desktop::wait_for(Duration::from_secs(15), "the entry to come back", || (autostart_entries(&s).len() == 1).then_some(()));
+    // The user's choice of off is kept across logins.
+    save_settings(&s, &settings.replace("start_at_login = true", "start_at_login = false"));
+    desktop::wait_for(Duration::from_secs(15), "the entry to go", || autostart_entries(&s).is_empty().then_some(()));
+    s.run(&["login", "corp", "--code", &s.code(1)]).ok();
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(autostart_entries(&s).is_empty());
+    assert!(fs::read_to_string(s.path("mfa-tray-config/settings.toml")).unwrap().contains("\nstart_at_login = false\n"));
 }

@@ -230,6 +230,10 @@ async function loadSettings() {
   $("s-refresh").value = s.refresh_before_minutes;
   $("s-auto").checked = s.auto_refresh;
   $("s-login").checked = s.auto_login;
+  // Not chosen yet (null): shown as undecided, and kept so unless clicked.
+  $("s-start").indeterminate = s.start_at_login === null;
+  $("s-start").checked = s.start_at_login === true;
+  $("s-start-hint").hidden = s.start_at_login !== null;
 }
 
 async function saveSettings() {
@@ -250,9 +254,12 @@ async function saveSettings() {
         role_duration_seconds: Number($("s-role").value),
         auto_refresh: $("s-auto").checked,
         auto_login: $("s-login").checked,
+        start_at_login: $("s-start").indeterminate ? null : $("s-start").checked,
         refresh_before_minutes: Number($("s-refresh").value),
       },
     });
+    $("s-start").indeterminate = saved.settings.start_at_login === null;
+    $("s-start-hint").hidden = saved.settings.start_at_login !== null;
     $("settings-saved").textContent = saved.message;
     $("settings-saved").hidden = false;
   } catch (err) {

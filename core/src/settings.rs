@@ -38,6 +38,9 @@ pub struct Settings {
     /// Whether the tray logs in again by itself, with the profile's `mfa_process`, when
     /// an MFA session is about to expire.
     pub auto_login: bool,
+    /// Whether the tray starts with the desktop session; `None` until chosen (the tray
+    /// turns it on after the first successful login).
+    pub start_at_login: Option<bool>,
 }
 
 impl Default for Settings {
@@ -52,6 +55,7 @@ impl Default for Settings {
             refresh_before: Duration::from_secs(10 * 60),
             lock_timeout: Duration::from_secs(5),
             auto_login: false,
+            start_at_login: None,
         }
     }
 }
@@ -69,6 +73,7 @@ struct RawSettings {
     refresh_before_minutes: Option<u64>,
     lock_timeout_seconds: Option<u64>,
     auto_login: Option<bool>,
+    start_at_login: Option<bool>,
 }
 
 /// A settings file that could not be used.
@@ -133,7 +138,7 @@ impl Settings {
              auto_refresh = {}\n\
              refresh_before_minutes = {}\n\
              lock_timeout_seconds = {}\n\
-             auto_login = {}\n",
+             auto_login = {}\n{}",
             quote(&self.target_profile),
             quote(&self.long_term_suffix),
             self.notify_before.iter().map(minutes).collect::<Vec<_>>().join(", "),
@@ -143,18 +148,41 @@ impl Settings {
             minutes(&self.refresh_before),
             self.lock_timeout.as_secs(),
             self.auto_login,
+            self.start_at_login.map(|s| format!("start_at_login = {s}\n")).unwrap_or_default(),
         )
     }
 
     /// Writes the settings file (a temporary file, fsynced, renamed over the old one: a
     /// crash leaves the old settings or the new ones, never an empty file).
     pub fn save(&self, env: &dyn Environment) -> Result<PathBuf, SettingsError> {
+        Settings::save_text(env, &self.to_toml())
+    }
+
+    /// Adds `key = value` to the settings file as it is (comments and all), for a choice
+    /// the app records by itself; checked before it is written.
+    pub fn record(env: &dyn Environment, key: &str, value: &str) -> Result<Settings, SettingsError> {
+        let path = Settings::path(env).ok_or_else(|| SettingsError { path: PathBuf::from("settings.toml"), message: "no config directory".into() })?;
+        let mut text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(e) => return Err(SettingsError { path, message: format!("cannot read it ({e})") }),
+        };
+        if !text.is_empty() && !text.ends_with('\n') {
+            text.push('\n');
+        }
+        text.push_str(&format!("{key} = {value}\n"));
+        let settings = Settings::from_toml(&text).map_err(|message| SettingsError { path: path.clone(), message })?;
+        Settings::save_text(env, &text)?;
+        Ok(settings)
+    }
+
+    fn save_text(env: &dyn Environment, text: &str) -> Result<PathBuf, SettingsError> {
         let path = Settings::path(env).ok_or_else(|| SettingsError { path: PathBuf::from("settings.toml"), message: "no config directory".into() })?;
         let err = |e: std::io::Error| SettingsError { path: path.clone(), message: format!("cannot write it ({e})") };
         let dir = path.parent().unwrap_or(Path::new("."));
         std::fs::create_dir_all(dir).map_err(err)?;
         let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(err)?;
-        std::io::Write::write_all(&mut tmp, self.to_toml().as_bytes()).map_err(err)?;
+        std::io::Write::write_all(&mut tmp, text.as_bytes()).map_err(err)?;
         tmp.as_file().sync_all().map_err(err)?;
         tmp.persist(&path).map_err(|e| err(e.error))?;
         Ok(path)
@@ -228,6 +256,7 @@ impl Settings {
             refresh_before,
             lock_timeout,
             auto_login: raw.auto_login.unwrap_or(d.auto_login),
+            start_at_login: raw.start_at_login,
         })
     }
 }
@@ -303,6 +332,11 @@ mod tests {
             ..Settings::default()
         };
         assert_eq!(parse(&s.to_toml()).unwrap(), s);
+        for start in [Some(true), Some(false)] {
+            let s = Settings { start_at_login: start, ..Settings::default() };
+            assert_eq!(parse(&s.to_toml()).unwrap(), s);
+        }
+        assert!(!Settings::default().to_toml().contains("start_at_login"), "not chosen: not written");
         assert_eq!(parse(&Settings::default().to_toml()).unwrap(), Settings::default());
         let bad = Settings { role_duration: Duration::from_secs(10), ..Settings::default() };
         assert!(bad.validated().unwrap_err().contains("role_duration_seconds"));
