@@ -40,8 +40,10 @@ impl Environment for OsEnvironment {
         std::env::var_os(name).filter(|v| !v.is_empty())
     }
     fn home_dir(&self) -> Option<PathBuf> {
-        // HOME first, as the AWS SDKs do; the platform's idea of home otherwise.
-        self.var("HOME").map(PathBuf::from).or_else(dirs::home_dir)
+        // HOME first, as the AWS SDKs do; on Windows then USERPROFILE, as botocore
+        // (Python's expanduser) and the SDKs do; the platform's idea of home otherwise.
+        let profile = || if cfg!(windows) { self.var("USERPROFILE") } else { None };
+        self.var("HOME").or_else(profile).map(PathBuf::from).or_else(dirs::home_dir)
     }
     fn config_dir(&self) -> Option<PathBuf> {
         dirs::config_dir()

@@ -166,8 +166,17 @@ impl Stack {
     }
 
     /// A command running the real binary in the sandbox, with no AWS settings from outside.
+    /// With `MFA_TRAY_TEST_EXE`, that binary instead (the Windows build, say), run by
+    /// `MFA_TRAY_TEST_RUNNER` (Wine): `scripts/test-windows`.
     pub fn command(&self) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_mfa-tray"));
+        let mut cmd = match std::env::var_os("MFA_TRAY_TEST_EXE") {
+            Some(exe) => {
+                let mut cmd = Command::new(std::env::var_os("MFA_TRAY_TEST_RUNNER").unwrap_or_else(|| "wine64".into()));
+                cmd.arg(exe);
+                cmd
+            }
+            None => Command::new(env!("CARGO_BIN_EXE_mfa-tray")),
+        };
         self.sandbox(&mut cmd);
         cmd
     }
@@ -183,6 +192,13 @@ impl Stack {
         if !run.exists() {
             std::fs::create_dir(&run).unwrap();
             std::fs::set_permissions(&run, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+        }
+        if std::env::var_os("MFA_TRAY_TEST_EXE").is_some() {
+            // Wine sets HOME and USERPROFILE itself (to the prefix's user): a Windows
+            // build under Wine is pointed at the sandbox's files by the AWS variables,
+            // with the Linux paths on Wine's drive Z:.
+            let windows = |rel: &str| format!("Z:{}", self.path(rel).display()).replace('/', "\\");
+            cmd.env("AWS_CONFIG_FILE", windows(".aws/config")).env("AWS_SHARED_CREDENTIALS_FILE", windows(".aws/credentials"));
         }
         cmd.env("HOME", self.home.path())
             .env("MFA_TRAY_CONFIG_DIR", self.path("mfa-tray-config"))
