@@ -595,7 +595,9 @@ fn code_on_terminal(tool: &str, need: &mfa_tray_core::engine::CodeNeeded) -> Res
     #[cfg(unix)]
     {
         let mut tty = std::fs::OpenOptions::new().read(true).write(true).open("/dev/tty").map_err(|_| no_terminal())?;
-        write!(tty, "mfa-tray: {tool} asks for {}. MFA code for {} ({}): ", need.profile, need.account, need.mfa_serial).map_err(|_| no_terminal())?;
+        // One write: a code typed as soon as the prompt shows is echoed after all of it.
+        let prompt = format!("mfa-tray: {tool} asks for {}. MFA code for {} ({}): ", need.profile, need.account, need.mfa_serial);
+        tty.write_all(prompt.as_bytes()).map_err(|_| no_terminal())?;
         let mut line = String::new();
         std::io::BufReader::new(&tty).read_line(&mut line).map_err(|_| no_terminal())?;
         line.parse().map_err(|e: mfa_tray_core::types::ValueError| Error::bad_input("bad_code", e.to_string()))

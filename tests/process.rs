@@ -163,7 +163,7 @@ pid, fd = pty.fork()
 if pid == 0:
     os.execv(sys.argv[1], sys.argv[1:])
 out = b""
-while b"MFA code" not in out:
+while not out.endswith(b"): "):
     out += os.read(fd, 1024)
 os.write(fd, sys.stdin.readline().encode())
 try:
@@ -314,7 +314,7 @@ fn a_closed_window_or_no_code_in_time_fails_the_tool_with_the_reason() {
     // Closed once seen (a window closing as a tool asks is not taken as an answer).
     std::thread::sleep(Duration::from_secs(3));
     assert!(Command::new("kill").arg(window.to_string()).status().unwrap().success());
-    let run = finish(tool, Duration::from_secs(6));
+    let run = finish(tool, Duration::from_secs(20));
     assert_ne!(run.code, 0);
     assert!(run.stderr.contains("asked for prod-admin, and mfa-tray's window was closed without a code"), "{run:#?}");
 
@@ -323,7 +323,7 @@ fn a_closed_window_or_no_code_in_time_fails_the_tool_with_the_reason() {
     let d = Driver::start(&s, &bus, "ask");
     wait_for(Duration::from_secs(20), "the ask", || Some(d.text("#ask-who")).filter(|t| t.contains("asks for")));
     d.click("#ask-cancel");
-    let run = finish(tool, Duration::from_secs(6));
+    let run = finish(tool, Duration::from_secs(20));
     assert!(run.code != 0 && run.stderr.contains("asked for prod-admin, and the MFA code was cancelled in mfa-tray's window"), "{run:#?}");
     drop(d);
 
@@ -348,7 +348,7 @@ fn a_closed_window_or_no_code_in_time_fails_the_tool_with_the_reason() {
     let tool = aws(&s, &["sts", "get-caller-identity", "--profile", "prod-admin"]).spawn().unwrap();
     wait_for(Duration::from_secs(10), "the ask", || Some(()).filter(|_| tray_asks(&s).as_array().is_some_and(|a| !a.is_empty())));
     s.run(&["login", "corp", "--code", &s.code(0)]).ok();
-    let run = finish(tool, Duration::from_secs(6));
+    let run = finish(tool, Duration::from_secs(20));
     assert_eq!(caller_arn(run.ok()), assumed("alice"));
     assert_eq!(tray_asks(&s), serde_json::json!([]));
 }
