@@ -118,6 +118,7 @@ impl From<FileError> for Error {
             FileError::NotOurs { .. } => "file_not_ours",
             FileError::Owner { .. } => "file_owner",
             FileError::Busy { .. } => "file_busy",
+            FileError::InUse { .. } => "file_in_use",
             FileError::Superseded { .. } => "file_superseded",
         };
         Error::new(ErrorKind::LocalFile, code, e.to_string())

@@ -48,6 +48,12 @@ const BACKUP_LABEL: &str = "backup";
 /// When a late write into the backup was kept aside (UTC, in the file's name).
 const LATE_STAMP: &[time::format_description::BorrowedFormatItem<'static>] = time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
 
+/// Where to look for a stuck mfa-tray.
+const FIND_STUCK: &str = if cfg!(windows) { "in Task Manager (mfa-tray.exe, mfa-tray-app.exe)" } else { "with `pgrep -a mfa-tray`" };
+
+/// How to make a read-only file writable.
+const MAKE_WRITABLE: &str = if cfg!(windows) { "untick Read-only in its Properties, or `attrib -r`" } else { "chmod u+w" };
+
 /// Larger files are refused: a credentials file of 10,000 profiles is about 2 MB.
 pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
 
@@ -113,7 +119,7 @@ pub enum FileError {
         source: ParseError,
     },
     /// The file has no write permission.
-    #[error("{path} is read-only; make it writable (chmod u+w) or point AWS_SHARED_CREDENTIALS_FILE elsewhere")]
+    #[error("{path} is read-only; make it writable ({how}) or point AWS_SHARED_CREDENTIALS_FILE elsewhere", how = MAKE_WRITABLE)]
     ReadOnly {
         /// The file.
         path: PathBuf,
@@ -127,7 +133,7 @@ pub enum FileError {
         problem: String,
     },
     /// Another mfa-tray held the lock for longer than the timeout.
-    #[error("{path} is being written by another mfa-tray (its lock {lock} was held for over {secs}s); try again in a moment. The lock goes when that process ends: if it stays, look for a stuck one with `pgrep -a mfa-tray`", secs = waited.as_secs_f32())]
+    #[error("{path} is being written by another mfa-tray (its lock {lock} was held for over {secs}s); try again in a moment. The lock goes when that process ends: if it stays, look for a stuck one {find}", secs = waited.as_secs_f32(), find = FIND_STUCK)]
     Locked {
         /// The file.
         path: PathBuf,
@@ -139,6 +145,12 @@ pub enum FileError {
     /// Another program kept rewriting the file while mfa-tray tried to write it.
     #[error("{path} kept changing while mfa-tray wrote it (another program is rewriting it); nothing was written, try again")]
     Busy {
+        /// The file.
+        path: PathBuf,
+    },
+    /// Windows: another program kept the file open without letting it be replaced.
+    #[error("{path} cannot be replaced: another program keeps it open (an editor, a sync client or a virus scanner, say) or its permissions forbid it; close that program and try again. Nothing was written")]
+    InUse {
         /// The file.
         path: PathBuf,
     },
@@ -387,6 +399,7 @@ pub fn update<R>(path: &Path, lock_timeout: Duration, mut edit: impl FnMut(&mut 
     let last_written = Version::from_record(&record, WROTE_LABEL);
     let mut pause = Pause(0x9E37_79B9_7F4A_7C15 ^ u64::from(std::process::id()));
     let start = Instant::now();
+    let mut in_use = false;
     for attempt in 0..MAX_ATTEMPTS {
         if attempt > 0 {
             if start.elapsed() > MAX_BUSY {
@@ -421,7 +434,15 @@ pub fn update<R>(path: &Path, lock_timeout: Duration, mut edit: impl FnMut(&mut 
         if !still(&real, &current) {
             continue;
         }
-        let swapped = os::swap(tmp, &real, &current, &previous).map_err(|source| FileError::Write { path: real.clone(), source })?;
+        in_use = false;
+        let swapped = match os::swap(tmp, &real, &current, &previous) {
+            // Windows: another program has it open; it may be writing it, so read again.
+            Err(e) if os::is_in_use(&e) => {
+                in_use = true;
+                continue;
+            }
+            swapped => swapped.map_err(|source| FileError::Write { path: real.clone(), source })?,
+        };
         if !swapped {
             continue;
         }
@@ -433,7 +454,7 @@ pub fn update<R>(path: &Path, lock_timeout: Duration, mut edit: impl FnMut(&mut 
         lock.write_record(ours, version_at(&previous).filter(|_| current.bytes.is_some()));
         return Ok(result);
     }
-    Err(FileError::Busy { path: real })
+    Err(if in_use { FileError::InUse { path: real } } else { FileError::Busy { path: real } })
 }
 
 /// After a swap based on a file someone else wrote: whether that writer has written
@@ -588,6 +609,9 @@ fn remove_stale_temporaries(real: &Path, dir: &Path) {
 fn write_temp(real: &Path, dir: &Path, bytes: &[u8], owner: Option<(u32, u32)>) -> io::Result<tempfile::NamedTempFile> {
     // tempfile creates the file with O_EXCL and mode 0600.
     let mut tmp = tempfile::Builder::new().prefix(&temp_prefix(real)).suffix(TEMP_SUFFIX).tempfile_in(dir)?;
+    // Windows: the user alone, before a secret is written (it inherits the directory's).
+    #[cfg(windows)]
+    os::make_private(tmp.path());
     os::chown(tmp.as_file(), owner)?;
     tmp.write_all(bytes)?;
     tmp.as_file().sync_all()?;

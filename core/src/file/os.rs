@@ -1,6 +1,8 @@
 //! What the safe rewrite needs from the operating system: a file's identity, owners,
 //! and replacing a file while keeping the one it displaces. Linux exchanges the two
-//! atomically (renameat2); elsewhere a hard link to the old file is made first.
+//! atomically (renameat2); elsewhere a hard link to the old file is made first. On
+//! Windows a file is private by its DACL, and one another program holds open may not be
+//! replaceable for a moment.
 
 use std::fs::{self, File, Metadata};
 use std::io;
@@ -127,6 +129,7 @@ pub(super) fn create_private_dir(dir: &Path) -> io::Result<()> {
     }
     let missing: Vec<&Path> = dir.ancestors().take_while(|a| !a.as_os_str().is_empty() && !a.is_dir()).collect();
     for level in missing.into_iter().rev() {
+        #[cfg_attr(not(unix), allow(unused_mut))]
         let mut builder = fs::DirBuilder::new();
         #[cfg(unix)]
         std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
@@ -162,12 +165,25 @@ pub(super) fn swap(tmp: tempfile::NamedTempFile, real: &Path, current: &Current,
 fn link_swap(tmp: tempfile::NamedTempFile, real: &Path, current: &Current, previous: &Path) -> io::Result<bool> {
     let kept = previous.with_extension("linking");
     let _ = fs::remove_file(&kept);
+    // Windows: a file another program holds open without sharing delete cannot be
+    // replaced, nor a link to it removed; find that out before linking.
+    #[cfg(windows)]
+    if current.bytes.is_some() {
+        use std::os::windows::fs::OpenOptionsExt;
+        const DELETE: u32 = 0x0001_0000;
+        fs::OpenOptions::new().access_mode(DELETE).open(real)?;
+    }
     let linked = current.bytes.is_some() && fs::hard_link(real, &kept).is_ok();
     if linked && !fs::metadata(&kept).is_ok_and(|m| current.version.is_some_and(|v| v.same_contents(&Version::of(&m)))) {
         let _ = fs::remove_file(&kept);
         return Ok(false);
     }
-    tmp.persist(real).map_err(|e| e.error)?;
+    if let Err(e) = tmp.persist(real) {
+        if linked {
+            let _ = fs::remove_file(&kept);
+        }
+        return Err(e.error);
+    }
     if linked {
         make_private(&kept);
         // As on Linux: the new version is in place whatever becomes of the backup.
@@ -187,14 +203,101 @@ pub(super) fn restore(previous: &Path, real: &Path) -> io::Result<()> {
     fs::rename(previous, real)
 }
 
-fn make_private(path: &Path) {
+/// Only the user may read or write `path`: mode 0600, or on Windows a protected DACL
+/// granting the user alone (what 0600 means there; the file would otherwise inherit its
+/// directory's entries). Best effort: a file system without permissions keeps its own.
+pub(super) fn make_private(path: &Path) {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
         let _ = fs::set_permissions(path, fs::Permissions::from_mode(0o600));
     }
-    #[cfg(not(unix))]
-    let _ = path;
+    #[cfg(windows)]
+    let _ = windows::restrict_to_user(path);
+}
+
+/// Whether a failed replace was refused because another program has the file open
+/// without letting it be replaced (Windows only: elsewhere a rename always can).
+pub(super) fn is_in_use(e: &io::Error) -> bool {
+    // ERROR_ACCESS_DENIED, ERROR_SHARING_VIOLATION, ERROR_LOCK_VIOLATION
+    cfg!(windows) && matches!(e.raw_os_error(), Some(5 | 32 | 33))
+}
+
+#[cfg(windows)]
+mod windows {
+    use std::io;
+    use std::os::windows::ffi::OsStrExt;
+    use std::path::Path;
+    use std::ptr;
+
+    use windows_sys::Win32::Foundation::{CloseHandle, ERROR_SUCCESS, HANDLE};
+    use windows_sys::Win32::Security::Authorization::{SetNamedSecurityInfoW, SE_FILE_OBJECT};
+    use windows_sys::Win32::Security::{
+        AddAccessAllowedAce, GetLengthSid, GetTokenInformation, InitializeAcl, TokenUser, ACCESS_ALLOWED_ACE, ACL, ACL_REVISION,
+        DACL_SECURITY_INFORMATION, PROTECTED_DACL_SECURITY_INFORMATION, TOKEN_QUERY, TOKEN_USER,
+    };
+    use windows_sys::Win32::Storage::FileSystem::FILE_ALL_ACCESS;
+    use windows_sys::Win32::System::Threading::{GetCurrentProcess, OpenProcessToken};
+
+    fn check(ok: i32) -> io::Result<()> {
+        if ok != 0 {
+            Ok(())
+        } else {
+            Err(io::Error::last_os_error())
+        }
+    }
+
+    /// The current user's SID (a TOKEN_USER in an 8-byte aligned buffer).
+    fn token_user() -> io::Result<Vec<u64>> {
+        let mut token: HANDLE = ptr::null_mut();
+        // SAFETY: GetCurrentProcess returns a pseudo-handle; OpenProcessToken writes the
+        // token handle into `token`, which is closed below.
+        check(unsafe { OpenProcessToken(GetCurrentProcess(), TOKEN_QUERY, &mut token) })?;
+        let mut len = 0u32;
+        // SAFETY: a first call with no buffer only reports the size needed.
+        unsafe { GetTokenInformation(token, TokenUser, ptr::null_mut(), 0, &mut len) };
+        let mut buf = vec![0u64; (len as usize).div_ceil(8).max(1)];
+        // SAFETY: `buf` holds `len` bytes, aligned for TOKEN_USER.
+        let got = check(unsafe { GetTokenInformation(token, TokenUser, buf.as_mut_ptr().cast(), len, &mut len) });
+        // SAFETY: `token` is a handle this function opened.
+        unsafe { CloseHandle(token) };
+        got.map(|()| buf)
+    }
+
+    pub(super) fn restrict_to_user(path: &Path) -> io::Result<()> {
+        let user = token_user()?;
+        // SAFETY: GetTokenInformation filled `user` with a TOKEN_USER whose SID points
+        // into the same buffer, which lives until the end of this function.
+        let sid = unsafe { (*user.as_ptr().cast::<TOKEN_USER>()).User.Sid };
+        // SAFETY: `sid` is a valid SID (above).
+        let sid_len = unsafe { GetLengthSid(sid) } as usize;
+        let acl_len = std::mem::size_of::<ACL>() + std::mem::size_of::<ACCESS_ALLOWED_ACE>() + sid_len;
+        let mut acl = vec![0u64; acl_len.div_ceil(8)];
+        let acl_ptr = acl.as_mut_ptr().cast::<ACL>();
+        // SAFETY: `acl` is `acl_len` bytes, enough for the header and one ACE for `sid`.
+        check(unsafe { InitializeAcl(acl_ptr, acl_len as u32, ACL_REVISION) })?;
+        // SAFETY: as above; the ACE is copied into `acl`.
+        check(unsafe { AddAccessAllowedAce(acl_ptr, ACL_REVISION, FILE_ALL_ACCESS, sid) })?;
+        let wide: Vec<u16> = path.as_os_str().encode_wide().chain(Some(0)).collect();
+        // SAFETY: `wide` is a NUL-terminated path and `acl` a valid ACL; owner, group
+        // and SACL are left as they are.
+        let rc = unsafe {
+            SetNamedSecurityInfoW(
+                wide.as_ptr(),
+                SE_FILE_OBJECT,
+                DACL_SECURITY_INFORMATION | PROTECTED_DACL_SECURITY_INFORMATION,
+                ptr::null_mut(),
+                ptr::null_mut(),
+                acl_ptr,
+                ptr::null(),
+            )
+        };
+        if rc == ERROR_SUCCESS {
+            Ok(())
+        } else {
+            Err(io::Error::from_raw_os_error(rc as i32))
+        }
+    }
 }
 
 #[cfg(target_os = "linux")]
