@@ -58,7 +58,7 @@ fn show<R: Runtime>(app: &AppHandle<R>, summary: String, body: String, urgent: b
             }
         }
         #[cfg(not(all(unix, not(target_os = "macos"))))]
-        let _ = (urgent, offer_code);
+        let _ = (urgent, offer_code, app);
         match n.show() {
             #[cfg(all(unix, not(target_os = "macos")))]
             Ok(handle) => handle.wait_for_action(|action| {

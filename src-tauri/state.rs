@@ -113,7 +113,8 @@ impl AppState {
     }
 
     /// Checks, saves and applies settings (the settings file's TOML): what the window
-    /// sends the tray.
+    /// sends the tray (over the channel: not on Windows yet).
+    #[cfg_attr(not(unix), allow(dead_code))]
     pub fn apply(&self, toml: &str) -> Result<Settings, Error> {
         let settings = Settings::from_toml(toml).map_err(|m| Error::bad_input("bad_settings", m))?;
         settings.save(&OsEnvironment).map_err(|e| Error::bad_input("settings_write", e.to_string()))?;
