@@ -49,6 +49,7 @@ source_profile = corp
 
 pub mod desktop;
 pub mod webdriver;
+pub mod windows;
 
 pub struct Stack {
     /// Variables every sandboxed command gets besides the sandbox's own (a test's bus).
@@ -146,6 +147,14 @@ impl Stack {
 
     pub fn credentials(&self) -> String {
         std::fs::read_to_string(self.path(".aws/credentials")).unwrap()
+    }
+
+    /// A sandbox path as mfa-tray prints it (on Windows, `Z:\...` under Wine).
+    pub fn shown(&self, rel: &str) -> String {
+        match windows::windows_build() {
+            true => windows::windows_path(&self.path(rel)),
+            false => self.path(rel).display().to_string(),
+        }
     }
 
     /// The credentials file's bytes, empty if there is none.
