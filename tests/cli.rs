@@ -370,7 +370,7 @@ fn a_lock_held_by_another_process_times_out() {
     // The other process: this one (flock), or on Windows another Windows program
     // (LockFileEx under Wine, which does not show it a Linux process's lock).
     let (lock, holder) = if windows::windows_build() {
-        (None, Some(windows::hold("lock", &lock_path, 4000)))
+        (None, Some(windows::probe(&["lock", &windows::windows_path(&lock_path), "4000"])))
     } else {
         let lock = fs::File::create(&lock_path).unwrap();
         lock.lock().unwrap();
@@ -383,8 +383,8 @@ fn a_lock_held_by_another_process_times_out() {
     assert_eq!(s.credentials(), CREDENTIALS);
     assert!(s.proxy_log().is_empty());
     drop(lock);
-    if let Some(mut holder) = holder {
-        assert!(holder.wait().unwrap().success());
+    if let Some(holder) = holder {
+        windows::finish(holder);
     }
     login(&s);
 }

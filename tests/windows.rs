@@ -15,7 +15,7 @@ mod support;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use support::windows::{hold, wine, windows_path};
+use support::windows::{finish, probe, profile_lock, wine, windows_path};
 use support::*;
 
 const WINDOWS_ONLY: &str = "needs the Windows build under Wine: scripts/test-windows";
@@ -24,15 +24,21 @@ fn login(s: &Stack) -> Run {
     s.run(&["login", "corp", "--code", &s.code(0)])
 }
 
+fn credentials_win(s: &Stack) -> String {
+    windows_path(&s.path(".aws/credentials"))
+}
+
 #[test]
 #[ignore = "needs the Windows build under Wine: scripts/test-windows"]
 fn a_file_another_program_holds_open_is_replaced_once_it_lets_go() {
     let s = Stack::start();
     s.files(CREDENTIALS, CONFIG);
-    // Python's open() (botocore reading the file), Notepad: sharing read and write, not delete.
-    let mut holder = hold("hold", &s.path(".aws/credentials"), 800);
+    // Python's open() (botocore reading the file), Notepad: sharing read and write, not
+    // delete. The probe lets go 300 ms after mfa-tray is seen waiting (holding its lock).
+    let lock = windows_path(&s.path(".aws/.credentials.mfa-tray.lock"));
+    let holder = probe(&["contend", &credentials_win(&s), &lock, "300"]);
     let run = login(&s);
-    assert!(holder.wait().unwrap().success());
+    assert_eq!(finish(holder).trim(), "contended", "mfa-tray never waited for the file");
     run.ok();
     let now = s.credentials();
     assert!(now.starts_with(CREDENTIALS) && now.contains("\n[corp]\n"), "{now}");
@@ -40,34 +46,41 @@ fn a_file_another_program_holds_open_is_replaced_once_it_lets_go() {
 
 #[test]
 #[ignore = "needs the Windows build under Wine: scripts/test-windows"]
-fn a_file_held_open_for_long_is_left_as_it_was_with_a_clear_message() {
+fn a_file_held_open_for_long_is_refused_before_the_code_is_spent() {
     let s = Stack::start();
     s.files(CREDENTIALS, CONFIG);
-    let mut holder = hold("hold", &s.path(".aws/credentials"), 8000);
+    let holder = probe(&["hold", &credentials_win(&s), "8000"]);
     let run = login(&s);
     run.fails(4, "cannot be replaced: another program keeps it open");
     assert!(run.stderr.contains("Nothing was written"), "{}", run.stderr);
     assert_eq!(s.credentials(), CREDENTIALS);
+    assert!(s.proxy_log().is_empty(), "the code was sent to AWS: {:?}", s.proxy_log());
     let leftovers: Vec<_> = fs::read_dir(s.path(".aws")).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).filter(|n| n.contains("tmp") || n.contains("linking")).collect();
     assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
-    assert!(holder.wait().unwrap().success());
-    // Once it lets go, a new code works.
-    s.run(&["login", "corp", "--code", &s.code(1)]).ok();
+    finish(holder);
+    // Once it lets go, the same code works.
+    login(&s).ok();
     assert!(s.credentials().contains("\n[corp]\n"));
+}
+
+/// %USERPROFILE% under Wine (`C:\users\NAME`).
+fn wine_userprofile() -> String {
+    let out = wine().args(["cmd", "/c", "echo", "%USERPROFILE%"]).output().unwrap();
+    let profile = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    assert!(profile.starts_with("C:\\"), "USERPROFILE under Wine: {profile:?}");
+    profile
 }
 
 /// The Wine prefix's profile directory of the user, as a Linux path.
 fn wine_profile() -> PathBuf {
-    let out = wine().args(["cmd", "/c", "echo", "%USERPROFILE%"]).output().unwrap();
-    let profile = String::from_utf8_lossy(&out.stdout).trim().to_owned();
-    assert!(profile.starts_with("C:\\"), "USERPROFILE under Wine: {profile:?}");
     let prefix = PathBuf::from(std::env::var_os("WINEPREFIX").expect("WINEPREFIX"));
-    prefix.join("drive_c").join(profile[3..].replace('\\', "/"))
+    prefix.join("drive_c").join(wine_userprofile()[3..].replace('\\', "/"))
 }
 
 #[test]
 #[ignore = "needs the Windows build under Wine: scripts/test-windows"]
 fn without_aws_variables_the_files_are_under_userprofile() {
+    let _profile = profile_lock();
     let s = Stack::start();
     let aws = wine_profile().join(".aws");
     let _restore = Restore::aside(&aws);
@@ -108,23 +121,66 @@ impl Drop for Restore {
     }
 }
 
+fn reg(args: &[&str]) -> (bool, String) {
+    let out = wine().arg("reg").args(args).output().unwrap();
+    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// The user's PATH value (None: there is none), byte for byte.
+fn user_path() -> Option<String> {
+    let (found, out) = reg(&["query", r"HKCU\Environment", "/v", "Path"]);
+    let line = out.lines().find(|l| l.trim_start().starts_with("Path ")).filter(|_| found)?;
+    Some(line.split_once("_SZ").map_or("", |(_, v)| v).trim_start_matches(' ').trim_end_matches(['\r', '\n']).to_owned())
+}
+
+fn set_user_path(path: Option<&str>) {
+    let ok = match path {
+        Some(p) => reg(&["add", r"HKCU\Environment", "/v", "Path", "/t", "REG_EXPAND_SZ", "/d", p, "/f"]).0,
+        None => reg(&["delete", r"HKCU\Environment", "/v", "Path", "/f"]).0 || user_path().is_none(),
+    };
+    assert!(ok, "cannot set PATH to {path:?}");
+}
+
+/// Puts the user's PATH back as it was when dropped.
+struct RestorePath(Option<String>);
+
+impl Drop for RestorePath {
+    fn drop(&mut self) {
+        set_user_path(self.0.as_deref());
+    }
+}
+
 #[test]
 #[ignore = "needs the Windows build under Wine: scripts/test-windows"]
 fn the_installer_installs_and_uninstalls_leaving_the_users_files() {
     let installer = std::env::var("MFA_TRAY_TEST_INSTALLER").expect(WINDOWS_ONLY);
+    let _profile = profile_lock();
+    let _path = RestorePath(user_path());
     let profile = wine_profile();
     let local = profile.join("AppData/Local/Programs/mfa-tray");
     let aws = profile.join(".aws");
     let _restore = Restore::aside(&aws);
     fs::create_dir_all(&aws).unwrap();
     fs::write(aws.join("credentials"), CREDENTIALS).unwrap();
-    let reg = |args: &[&str]| {
-        let out = wine().arg("reg").args(args).output().unwrap();
-        (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned())
+    // A user's PATH with an empty entry and a trailing separator, kept byte for byte.
+    let users = r"C:\tools;;C:\other;";
+    set_user_path(Some(users));
+    let install = || {
+        let out = wine().args([installer.as_str(), "/S"]).output().unwrap();
+        assert!(out.status.success(), "install: {out:?}");
+    };
+    let uninstall = || {
+        let out = wine().arg(local.join("uninstall.exe")).arg("/S").output().unwrap();
+        assert!(out.status.success(), "uninstall: {out:?}");
+        // The NSIS uninstaller copies itself to a temporary directory and returns at once.
+        let start = std::time::Instant::now();
+        while local.join("uninstall.exe").exists() && start.elapsed() < std::time::Duration::from_secs(20) {
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
     };
 
-    let out = wine().args([&installer, "/S"]).output().unwrap();
-    assert!(out.status.success(), "install: {out:?}");
+    install();
     for exe in ["mfa-tray.exe", "mfa-tray-app.exe", "uninstall.exe"] {
         assert!(local.join(exe).is_file(), "{exe} not installed in {}", local.display());
     }
@@ -133,29 +189,29 @@ fn the_installer_installs_and_uninstalls_leaving_the_users_files() {
     let key = r"HKCU\Software\Microsoft\Windows\CurrentVersion\Uninstall\mfa-tray";
     let (found, entry) = reg(&["query", key]);
     assert!(found && entry.contains("uninstall.exe") && entry.contains(env!("CARGO_PKG_VERSION")), "{entry}");
-    let (_, path) = reg(&["query", r"HKCU\Environment", "/v", "Path"]);
-    assert!(path.contains(r"\Programs\mfa-tray"), "the CLI on the user's PATH: {path}");
+    let dir = format!(r"{}\AppData\Local\Programs\mfa-tray", wine_userprofile());
+    assert_eq!(user_path().as_deref(), Some(format!("{users};{dir}").as_str()), "the CLI on the user's PATH");
     // Installed twice: still one PATH entry.
-    assert!(wine().args([&installer, "/S"]).status().unwrap().success());
-    let (_, path) = reg(&["query", r"HKCU\Environment", "/v", "Path"]);
-    assert_eq!(path.matches(r"\Programs\mfa-tray").count(), 1, "{path}");
+    install();
+    assert_eq!(user_path().as_deref(), Some(format!("{users};{dir}").as_str()));
     // The tray's start-at-login entry, as tauri-plugin-autostart writes it.
     let run_key = r"HKCU\Software\Microsoft\Windows\CurrentVersion\Run";
-    let app = windows_path(&local.join("mfa-tray-app.exe"));
-    assert!(reg(&["add", run_key, "/v", "mfa-tray", "/d", &app, "/f"]).0);
+    assert!(reg(&["add", run_key, "/v", "mfa-tray", "/d", &windows_path(&local.join("mfa-tray-app.exe")), "/f"]).0);
 
-    let out = wine().arg(local.join("uninstall.exe")).arg("/S").output().unwrap();
-    assert!(out.status.success(), "uninstall: {out:?}");
-    // The NSIS uninstaller copies itself to a temporary directory and returns at once.
-    let gone = std::time::Instant::now();
-    while local.join("mfa-tray.exe").exists() && gone.elapsed() < std::time::Duration::from_secs(20) {
-        std::thread::sleep(std::time::Duration::from_millis(200));
-    }
-    std::thread::sleep(std::time::Duration::from_millis(500));
+    uninstall();
     assert!(!local.join("mfa-tray.exe").exists() && !local.join("mfa-tray-app.exe").exists(), "the programs stay");
     assert!(!reg(&["query", key]).0, "the uninstall entry stays");
     assert!(!reg(&["query", run_key, "/v", "mfa-tray"]).0, "start at login stays");
-    let (_, path) = reg(&["query", r"HKCU\Environment", "/v", "Path"]);
-    assert!(!path.contains(r"\Programs\mfa-tray"), "PATH keeps the directory: {path}");
+    assert_eq!(user_path().as_deref(), Some(users), "PATH not given back byte for byte");
     assert_eq!(fs::read_to_string(aws.join("credentials")).unwrap(), CREDENTIALS, "the user's file");
+
+    // A PATH longer than the installer can hold (1024 characters) is never touched.
+    let long: String = (0..140).map(|i| format!(r"C:\dir{i:03}")).collect::<Vec<_>>().join(";");
+    set_user_path(Some(&long));
+    install();
+    assert!(local.join("mfa-tray.exe").is_file());
+    assert_eq!(user_path().as_deref(), Some(long.as_str()), "a long PATH changed on install");
+    uninstall();
+    assert_eq!(user_path().as_deref(), Some(long.as_str()), "a long PATH changed on uninstall");
+    assert!(!local.join("mfa-tray.exe").exists());
 }

@@ -48,6 +48,10 @@ const BACKUP_LABEL: &str = "backup";
 /// When a late write into the backup was kept aside (UTC, in the file's name).
 const LATE_STAMP: &[time::format_description::BorrowedFormatItem<'static>] = time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
 
+/// Windows: how long to wait between tries on a file another program holds open (up to
+/// [`MAX_BUSY`] in all).
+const IN_USE_PAUSE: Duration = Duration::from_millis(50);
+
 /// Where to look for a stuck mfa-tray.
 const FIND_STUCK: &str = if cfg!(windows) { "in Task Manager (mfa-tray.exe, mfa-tray-app.exe)" } else { "with `pgrep -a mfa-tray`" };
 
@@ -439,6 +443,8 @@ pub fn update<R>(path: &Path, lock_timeout: Duration, mut edit: impl FnMut(&mut 
             // Windows: another program has it open; it may be writing it, so read again.
             Err(e) if os::is_in_use(&e) => {
                 in_use = true;
+                // Give it time to let go: a reader, a virus scan, a sync client.
+                thread::sleep(IN_USE_PAUSE);
                 continue;
             }
             swapped => swapped.map_err(|source| FileError::Write { path: real.clone(), source })?,
@@ -504,7 +510,8 @@ impl Pause {
 
 /// Checks, before anything irreversible (like spending an MFA code), that [`update`]
 /// could write the file now: its directory can take a new file, the file is not
-/// read-only, its owner and group can be kept, and the lock is obtainable within
+/// read-only, its owner and group can be kept, no other program keeps it open where
+/// that stops a replace (Windows), and the lock is obtainable within
 /// `lock_timeout`.
 pub fn preflight(path: &Path, lock_timeout: Duration) -> Result<(), FileError> {
     let real = follow_symlinks(path).map_err(|source| FileError::Write { path: path.to_owned(), source })?;
@@ -537,7 +544,18 @@ pub fn preflight(path: &Path, lock_timeout: Duration) -> Result<(), FileError> {
         .map_err(|source| FileError::Write { path: dir.clone(), source })?;
     os::chown(probe.as_file(), owner).map_err(|_| FileError::Owner { path: real.clone(), problem: os::cannot_keep_owner(owner) })?;
     drop(probe);
-    Lock::acquire(&real, &dir, lock_timeout).map(drop)
+    let _lock = Lock::acquire(&real, &dir, lock_timeout)?;
+    // Windows: a file another program keeps open cannot be replaced; wait a little (under
+    // the lock, as `update` would) before spending a code on a write that would be refused.
+    let start = Instant::now();
+    while meta.is_some() {
+        match os::replaceable(&real) {
+            Err(e) if os::is_in_use(&e) && start.elapsed() < MAX_BUSY => thread::sleep(IN_USE_PAUSE),
+            Err(e) if os::is_in_use(&e) => return Err(FileError::InUse { path: real }),
+            _ => break,
+        }
+    }
+    Ok(())
 }
 
 fn parent_dir(real: &Path) -> PathBuf {
@@ -625,8 +643,9 @@ fn sync_dir(dir: &Path) -> io::Result<()> {
 
 #[cfg(not(unix))]
 fn sync_dir(_dir: &Path) -> io::Result<()> {
-    // Windows cannot open a directory for fsync; MoveFileEx with WRITE_THROUGH (which
-    // tempfile's persist uses) is the durable rename there.
+    // Windows cannot open a directory for fsync (and tempfile's persist, MoveFileEx with
+    // REPLACE_EXISTING, does not ask for WRITE_THROUGH): the rename is as durable as
+    // NTFS's journal makes it.
     Ok(())
 }
 

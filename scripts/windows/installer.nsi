@@ -12,6 +12,7 @@ Unicode true
 ; 64-bit, as the programs: Wine without 32-bit support (wine64 alone) runs it too.
 Target amd64-unicode
 !include "WinMessages.nsh"
+!include "LogicLib.nsh"
 !include "StrFunc.nsh"
 ${StrRep}
 ${UnStrRep}
@@ -33,16 +34,31 @@ Page instfiles
 UninstPage uninstConfirm
 UninstPage instfiles
 
-; The user's PATH without $INSTDIR (in $R0: the path read, out: the path cleaned).
+; $R0 (a PATH) without the entry $INSTDIR, every other byte kept.
 !macro WithoutInstDir un
   ${${un}StrRep} $R0 ";$R0;" ";$INSTDIR;" ";"
-  ${${un}StrRep} $R0 "$R0" ";;" ";"
-  StrCpy $R1 $R0 1
-  StrCmp $R1 ";" 0 +2
   StrCpy $R0 $R0 "" 1
-  StrCpy $R1 $R0 1 -1
-  StrCmp $R1 ";" 0 +2
   StrCpy $R0 $R0 -1
+!macroend
+
+; Whether the user has a PATH value ($R3: 1 or 0). ReadRegStr fails both when there is
+; none and when it is longer than this NSIS holds (1024 characters); a PATH read as ""
+; must never be written back.
+!macro HasPath
+  StrCpy $R2 0
+  StrCpy $R3 0
+  ${Do}
+    ClearErrors
+    EnumRegValue $R4 HKCU "Environment" $R2
+    ${If} ${Errors}
+    ${OrIf} $R4 == ""
+      ${ExitDo}
+    ${EndIf}
+    ${If} $R4 == "Path"
+      StrCpy $R3 1
+    ${EndIf}
+    IntOp $R2 $R2 + 1
+  ${Loop}
 !macroend
 
 Section "mfa-tray"
@@ -60,30 +76,64 @@ Section "mfa-tray"
   WriteRegStr HKCU "${UNINSTALL_KEY}" "QuietUninstallString" '"$INSTDIR\uninstall.exe" /S'
   WriteRegDWORD HKCU "${UNINSTALL_KEY}" "NoModify" 1
   WriteRegDWORD HKCU "${UNINSTALL_KEY}" "NoRepair" 1
-  ; The command line on the user's PATH (once, however often it is installed).
+  ; The command line on the user's PATH, unless it is there already (the uninstaller
+  ; then takes out only what this added), or the PATH is too long to edit safely here.
+  !insertmacro HasPath
+  ClearErrors
   ReadRegStr $R0 HKCU "Environment" "Path"
-  !insertmacro WithoutInstDir ""
-  StrCmp $R0 "" 0 +3
-  StrCpy $R0 "$INSTDIR"
-  Goto +2
-  StrCpy $R0 "$R0;$INSTDIR"
+  ${If} ${Errors}
+  ${AndIf} $R3 == 1
+    DetailPrint "Your PATH is too long for this installer to change: add $INSTDIR to it yourself."
+    Return
+  ${EndIf}
+  ${StrRep} $R1 ";$R0;" ";$INSTDIR;" ";"
+  ${If} $R1 != ";$R0;"
+    Return
+  ${EndIf}
+  ${If} $R0 == ""
+    StrCpy $R0 "$INSTDIR"
+  ${Else}
+    StrCpy $R0 "$R0;$INSTDIR"
+  ${EndIf}
+  StrLen $R1 $R0
+  ${If} $R1 >= 1000
+    DetailPrint "Your PATH is too long for this installer to change: add $INSTDIR to it yourself."
+    Return
+  ${EndIf}
   WriteRegExpandStr HKCU "Environment" "Path" "$R0"
+  WriteRegDWORD HKCU "${UNINSTALL_KEY}" "AddedToPath" 1
   SendMessage ${HWND_BROADCAST} ${WM_SETTINGCHANGE} 0 "STR:Environment" /TIMEOUT=500
 SectionEnd
 
 Section "Uninstall"
-  ; A running tray would keep its .exe: ask it to go first.
-  nsExec::Exec 'taskkill /IM mfa-tray-app.exe'
+  ; A running tray keeps its .exe (and hides no window to close): stop it.
+  nsExec::Exec 'taskkill /F /IM mfa-tray-app.exe'
   Delete "$INSTDIR\mfa-tray.exe"
   Delete "$INSTDIR\mfa-tray-app.exe"
+  ${If} ${FileExists} "$INSTDIR\mfa-tray-app.exe"
+  ${OrIf} ${FileExists} "$INSTDIR\mfa-tray.exe"
+    Delete /REBOOTOK "$INSTDIR\mfa-tray.exe"
+    Delete /REBOOTOK "$INSTDIR\mfa-tray-app.exe"
+    DetailPrint "mfa-tray is still running: it will be removed when Windows restarts."
+  ${EndIf}
   Delete "$INSTDIR\uninstall.exe"
-  RMDir "$INSTDIR"
+  RMDir /REBOOTOK "$INSTDIR"
   Delete "$SMPROGRAMS\mfa-tray.lnk"
   ; Start at login (tauri-plugin-autostart's Run value) goes with the program.
   DeleteRegValue HKCU "Software\Microsoft\Windows\CurrentVersion\Run" "${NAME}"
+  ReadRegDWORD $R5 HKCU "${UNINSTALL_KEY}" "AddedToPath"
   DeleteRegKey HKCU "${UNINSTALL_KEY}"
-  ReadRegStr $R0 HKCU "Environment" "Path"
-  !insertmacro WithoutInstDir "Un"
-  WriteRegExpandStr HKCU "Environment" "Path" "$R0"
-  SendMessage ${HWND_BROADCAST} ${WM_SETTINGCHANGE} 0 "STR:Environment" /TIMEOUT=500
+  ${If} $R5 == 1
+    ClearErrors
+    ReadRegStr $R0 HKCU "Environment" "Path"
+    ${IfNot} ${Errors}
+      !insertmacro WithoutInstDir "Un"
+      ${If} $R0 == ""
+        DeleteRegValue HKCU "Environment" "Path"
+      ${Else}
+        WriteRegExpandStr HKCU "Environment" "Path" "$R0"
+      ${EndIf}
+      SendMessage ${HWND_BROADCAST} ${WM_SETTINGCHANGE} 0 "STR:Environment" /TIMEOUT=500
+    ${EndIf}
+  ${EndIf}
 SectionEnd

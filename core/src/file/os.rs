@@ -167,11 +167,11 @@ fn link_swap(tmp: tempfile::NamedTempFile, real: &Path, current: &Current, previ
     let _ = fs::remove_file(&kept);
     // Windows: a file another program holds open without sharing delete cannot be
     // replaced, nor a link to it removed; find that out before linking.
-    #[cfg(windows)]
     if current.bytes.is_some() {
-        use std::os::windows::fs::OpenOptionsExt;
-        const DELETE: u32 = 0x0001_0000;
-        fs::OpenOptions::new().access_mode(DELETE).open(real)?;
+        match replaceable(real) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+            other => other?,
+        }
     }
     let linked = current.bytes.is_some() && fs::hard_link(real, &kept).is_ok();
     if linked && !fs::metadata(&kept).is_ok_and(|m| current.version.is_some_and(|v| v.same_contents(&Version::of(&m)))) {
@@ -214,6 +214,22 @@ pub(super) fn make_private(path: &Path) {
     }
     #[cfg(windows)]
     let _ = windows::restrict_to_user(path);
+}
+
+/// Windows: an error if `real` cannot be replaced now, because another program holds it
+/// open without sharing delete (see [`is_in_use`]). Elsewhere a rename always can.
+pub(super) fn replaceable(real: &Path) -> io::Result<()> {
+    #[cfg(windows)]
+    {
+        use std::os::windows::fs::OpenOptionsExt;
+        const DELETE: u32 = 0x0001_0000;
+        fs::OpenOptions::new().access_mode(DELETE).open(real).map(drop)
+    }
+    #[cfg(not(windows))]
+    {
+        let _ = real;
+        Ok(())
+    }
 }
 
 /// Whether a failed replace was refused because another program has the file open
