@@ -322,7 +322,7 @@ fn a_closed_window_or_no_code_in_time_fails_the_tool_with_the_reason() {
     let tool = aws(&s, &["sts", "get-caller-identity", "--profile", "prod-admin"]).spawn().unwrap();
     let d = Driver::start(&s, &bus, "ask");
     wait_for(Duration::from_secs(20), "the ask", || Some(d.text("#ask-who")).filter(|t| t.contains("asks for")));
-    d.click("#ask-cancel");
+    d.click_closing("#ask-cancel");
     let run = finish(tool, Duration::from_secs(20));
     assert!(run.code != 0 && run.stderr.contains("asked for prod-admin, and the MFA code was cancelled in mfa-tray's window"), "{run:#?}");
     drop(d);

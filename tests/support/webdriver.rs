@@ -102,6 +102,19 @@ impl Driver {
         call(&self.url, "POST", &format!("/session/{}/element/{id}/click", self.session), json!({}));
     }
 
+    /// Clicks an element whose click closes the window, and waits for the window to go.
+    /// WebKit answers the click before or after the window has gone, so its answer is
+    /// not looked at: the window going (WebDriver no longer finds it) is what is checked.
+    pub fn click_closing(&self, css: &str) {
+        let id = self.find(css);
+        let path = format!("/session/{}/element/{id}/click", self.session);
+        let answer = http(&self.url, "POST", &path, &[("Content-Type", "application/json")], b"{}");
+        let window = format!("/session/{}/window", self.session);
+        wait_for(Duration::from_secs(10), &format!("the window to close after clicking {css} ({answer:?})"), || {
+            http(&self.url, "GET", &window, &[], b"").ok().filter(|(status, _)| *status >= 400).map(drop)
+        });
+    }
+
     /// The window as a PNG (WebDriver's screenshot, base64 in JSON).
     pub fn screenshot(&self) -> Vec<u8> {
         let b64 = call(&self.url, "GET", &format!("/session/{}/screenshot", self.session), Value::Null);
