@@ -5,9 +5,6 @@
 //! its Cancel pressed, the tool hangs up, or the time is up. Tools waiting on one
 //! account share one code.
 
-// Without the channel (Windows, until a named pipe carries it) no tool asks the tray.
-#![cfg_attr(not(unix), allow(dead_code))]
-
 use std::collections::HashMap;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};

@@ -286,10 +286,13 @@ async fn execute(command: Command, out: &Printer) -> Result<ExitCode, Error> {
     match command {
         Command::Status { json } => {
             let status = engine.status()?;
+            let tray = running_tray();
             if json {
-                print_json(&status);
+                let mut value = serde_json::to_value(&status).map_err(|e| Error::new(ErrorKind::LocalFile, "json", e.to_string()))?;
+                value["tray"] = serde_json::json!(tray);
+                print_json(&value);
             } else {
-                out.status(&status);
+                out.status(&status, tray.as_deref());
             }
         }
         Command::Login { profile, code, duration } => {
@@ -609,13 +612,19 @@ fn code_on_terminal(tool: &str, need: &mfa_tray_core::engine::CodeNeeded) -> Res
     }
 }
 
+/// The running tray's version (`mfa-tray 0.1.0`), as it answers a ping; `None` when no
+/// tray answers.
+fn running_tray() -> Option<String> {
+    use mfa_tray_core::channel::{self, Answer, Request};
+    match channel::request(&channel::socket_path(&OsEnvironment)?, &Request::Ping) {
+        Ok(Answer::Ok { message }) => Some(message),
+        _ => None,
+    }
+}
+
 /// The program that runs this one, for people: `aws (pid 4242)`.
 fn asking_tool() -> String {
-    #[cfg(unix)]
-    let label = mfa_tray_core::channel::process_label(std::os::unix::process::parent_id());
-    #[cfg(not(unix))]
-    let label = None;
-    label.unwrap_or_else(|| "a program".to_owned())
+    mfa_tray_core::channel::parent_label(std::process::id()).unwrap_or_else(|| "a program".to_owned())
 }
 
 fn code_from(profile: &str, command: &str) -> Result<MfaCode, Error> {
@@ -671,8 +680,9 @@ impl Printer {
         }
     }
 
-    fn status(&self, s: &Status) {
+    fn status(&self, s: &Status, tray: Option<&str>) {
         println!("Credentials file: {}", s.credentials_file);
+        println!("Tray: {}", tray.map_or("not running".to_owned(), |version| format!("running ({version})")));
         if s.sessions.is_empty() && s.roles.is_empty() && s.problems.is_empty() {
             println!("\nNo MFA session or role profiles yet.\n\n{SETUP}");
             return;

@@ -65,41 +65,37 @@ pub fn run_tray() -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// Opens the tray's end of the local channel: the window hands settings to the tray
-/// there. Without it (another tray holds the socket, no runtime directory) the tray
-/// still notices saved settings by watching the file.
+/// Opens the tray's end of the local channel (a Unix socket, a named pipe on Windows):
+/// the window hands settings and codes to the tray there, and tools ask it for
+/// credentials. Without it (another tray holds it, no runtime directory) the tray still
+/// notices saved settings by watching the file.
 fn listen<R: tauri::Runtime>(app: &tauri::AppHandle<R>) {
-    #[cfg(unix)]
-    {
-        use mfa_tray_core::channel::{self, Answer, Request, Server};
-        let Some(path) = channel::socket_path(&mfa_tray_core::env::OsEnvironment) else { return };
-        let handle = app.clone();
-        let answer = move |request: Request, peer: &channel::Peer| match request {
-            Request::Ping => Answer::Ok { message: format!("mfa-tray {}", env!("CARGO_PKG_VERSION")) },
-            Request::SaveSettings { toml } => {
-                let state = handle.state::<state::AppState>();
-                // Applying wakes the background loop, which rebuilds the menu if what
-                // it shows changed (the target profile's role, say).
-                match state.apply(&toml) {
-                    Ok(_) => Answer::Ok { message: "Saved. The tray uses them now.".into() },
-                    Err(e) => Answer::from(e),
-                }
+    use mfa_tray_core::channel::{self, Answer, Request, Server};
+    let Some(path) = channel::socket_path(&mfa_tray_core::env::OsEnvironment) else { return };
+    let handle = app.clone();
+    let answer = move |request: Request, peer: &channel::Peer| match request {
+        Request::Ping => Answer::Ok { message: format!("mfa-tray {}", env!("CARGO_PKG_VERSION")) },
+        Request::SaveSettings { toml } => {
+            let state = handle.state::<state::AppState>();
+            // Applying wakes the background loop, which rebuilds the menu if what
+            // it shows changed (the target profile's role, say).
+            match state.apply(&toml) {
+                Ok(_) => Answer::Ok { message: "Saved. The tray uses them now.".into() },
+                Err(e) => Answer::from(e),
             }
-            Request::Credentials { profile, tool } => asks::credentials(&handle, &profile, &tool, peer),
-            Request::Asks => Answer::Asks { asks: handle.state::<state::AppState>().asks.list(true) },
-            Request::GiveCode { account, code } => asks::give_code(&handle, &account, &code),
-            Request::Cancel { account } => {
-                let n = handle.state::<state::AppState>().asks.cancel(account.as_deref());
-                Answer::Ok { message: format!("{n} cancelled") }
-            }
-        };
-        match Server::start(&path, answer) {
-            Ok(server) => *state::lock(&app.state::<state::AppState>().channel) = Some(server),
-            Err(e) => eprintln!("mfa-tray: no local channel at {} ({e}); settings reach the tray through the file", path.display()),
         }
+        Request::Credentials { profile, tool } => asks::credentials(&handle, &profile, &tool, peer),
+        Request::Asks => Answer::Asks { asks: handle.state::<state::AppState>().asks.list(true) },
+        Request::GiveCode { account, code } => asks::give_code(&handle, &account, &code),
+        Request::Cancel { account } => {
+            let n = handle.state::<state::AppState>().asks.cancel(account.as_deref());
+            Answer::Ok { message: format!("{n} cancelled") }
+        }
+    };
+    match Server::start(&path, answer) {
+        Ok(server) => *state::lock(&app.state::<state::AppState>().channel) = Some(server),
+        Err(e) => eprintln!("mfa-tray: no local channel at {} ({e}); settings reach the tray through the file", path.display()),
     }
-    #[cfg(not(unix))]
-    let _ = app;
 }
 
 /// Runs the MFA window as its own process; it ends when the window closes.

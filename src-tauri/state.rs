@@ -38,7 +38,6 @@ pub struct AppState {
     /// The settings file's modification time when it was last read (or refused).
     settings_seen: Mutex<Option<SystemTime>>,
     /// The tray's end of the local channel, while it listens (tray process only).
-    #[cfg(unix)]
     pub channel: Mutex<Option<mfa_tray_core::channel::Server>>,
 }
 
@@ -82,7 +81,6 @@ impl AppState {
             asks: Default::default(),
             autostart_applied: Mutex::new(None),
             settings_seen: Mutex::new(seen),
-            #[cfg(unix)]
             channel: Mutex::new(None),
         })
     }
@@ -113,8 +111,7 @@ impl AppState {
     }
 
     /// Checks, saves and applies settings (the settings file's TOML): what the window
-    /// sends the tray (over the channel: not on Windows yet).
-    #[cfg_attr(not(unix), allow(dead_code))]
+    /// sends the tray over the channel.
     pub fn apply(&self, toml: &str) -> Result<Settings, Error> {
         let settings = Settings::from_toml(toml).map_err(|m| Error::bad_input("bad_settings", m))?;
         settings.save(&OsEnvironment).map_err(|e| Error::bad_input("settings_write", e.to_string()))?;

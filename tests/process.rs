@@ -90,6 +90,7 @@ fn tools_get_a_role_through_the_mfa_session_and_nothing_is_written() {
     assert_eq!(config, expected);
     let status = s.run(&["status"]);
     assert!(status.stdout.contains("ci          on demand"), "{status:#?}");
+    assert!(status.stdout.contains("\nTray: not running\n"), "{status:#?}");
     s.run(&["assume", "ci"]).fails(2, "ci is fetched by tools with credential_process and never written to the credentials file");
 
     s.run(&["login", "corp", "--code", &s.code(0)]).ok();
@@ -238,6 +239,11 @@ fn the_tray_asks_for_the_code_while_the_tool_waits() {
     let bus = Bus::start();
     let (_watcher, _w) = Watcher::serve(&bus);
     let tray = start_tray(&s, &bus);
+    // `status` says which tray answers tools.
+    let status = s.run(&["status"]);
+    assert!(status.stdout.contains(&format!("\nTray: running (mfa-tray {})\n", env!("CARGO_PKG_VERSION"))), "{status:#?}");
+    let json: serde_json::Value = serde_json::from_str(&s.run(&["status", "--json"]).ok().stdout).unwrap();
+    assert_eq!(json["tray"], format!("mfa-tray {}", env!("CARGO_PKG_VERSION")));
 
     // No session: the AWS CLI's call waits, and the tray opens its window on the ask.
     let tool = aws(&s, &["sts", "get-caller-identity", "--profile", "prod-admin"]).spawn().unwrap();

@@ -1,6 +1,6 @@
-//! What only Windows does to the AWS files, on the Windows build under Wine: a file
-//! another program holds open (Windows refuses to replace it, where Linux never does),
-//! the files under %USERPROFILE%\.aws, and the installer.
+//! What only Windows does, on the Windows build under Wine: a file another program holds
+//! open (Windows refuses to replace it, where Linux never does), the files under
+//! %USERPROFILE%\.aws, the installer, and tools asking the tray over its named pipe.
 //!
 //! Not checked here: the DACL mfa-tray gives a file it writes on Windows (protected, the
 //! user alone, in place of mode 0600). Wine 8 keeps no DACL for a file: it turns one
@@ -214,4 +214,75 @@ fn the_installer_installs_and_uninstalls_leaving_the_users_files() {
     uninstall();
     assert_eq!(user_path().as_deref(), Some(long.as_str()), "a long PATH changed on uninstall");
     assert!(!local.join("mfa-tray.exe").exists());
+}
+
+/// The tray (`mfa-tray-app.exe`) under Wine, on the sandbox's files; killed when dropped.
+struct Tray(std::process::Child);
+
+impl Tray {
+    fn start(s: &Stack) -> Tray {
+        let exe = PathBuf::from(std::env::var_os("MFA_TRAY_TEST_EXE").expect(WINDOWS_ONLY)).with_file_name("mfa-tray-app.exe");
+        let mut cmd = wine();
+        cmd.arg(exe);
+        s.sandbox(&mut cmd);
+        Tray(cmd.stdout(std::process::Stdio::null()).spawn().unwrap())
+    }
+}
+
+impl Drop for Tray {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Tools ask the running tray over its named pipe (`\\.\pipe\mfa-tray-SID-…`): the tray
+/// takes corp's code from its mfa_process, keeps the MFA session and the role in its
+/// memory and answers again from there; nothing is written to the credentials file.
+#[test]
+#[ignore = "needs the Windows build under Wine: scripts/test-windows"]
+fn tools_ask_the_tray_over_its_named_pipe() {
+    let _profile = profile_lock();
+    let s = Stack::start();
+    let code = s.path("code.txt");
+    let config = CONFIG
+        .replace("[profile corp]\n", &format!("[profile corp]\nmfa_process = type {}\n", windows_path(&code)))
+        .replace("role_arn = arn:aws:iam::123456789012:role/Admin\n", "credential_process = mfa-tray credential-process prod-admin\nmfa_tray_role_arn = arn:aws:iam::123456789012:role/Admin\n");
+    s.files(CREDENTIALS, &config);
+    // Not registered to start at login: wineboot would start it in later tests.
+    fs::create_dir_all(s.path("mfa-tray-config")).unwrap();
+    fs::write(s.path("mfa-tray-config/settings.toml"), "start_at_login = false\n").unwrap();
+    fs::write(&code, s.code(0)).unwrap();
+    assert!(s.run(&["status"]).ok().stdout.contains("\nTray: not running\n"));
+
+    let tray = Tray::start(&s);
+    support::desktop::wait_for(std::time::Duration::from_secs(90), "the tray to answer on its pipe", || {
+        s.run(&["status"]).stdout.contains("\nTray: running (mfa-tray ").then_some(())
+    });
+    let json: serde_json::Value = serde_json::from_str(&s.run(&["status", "--json"]).ok().stdout).unwrap();
+    assert!(json["tray"].as_str().unwrap().starts_with("mfa-tray "), "{json}");
+
+    let first = s.run(&["credential-process", "prod-admin"]);
+    first.ok();
+    let creds: serde_json::Value = serde_json::from_str(&first.stdout).unwrap();
+    assert_eq!(creds["Version"], 1);
+    assert!(creds["AccessKeyId"].as_str().unwrap().starts_with("ASIA"), "{creds}");
+    // Again: from the tray's memory, with no new call to AWS and no code (the CLI on its
+    // own would need one: it keeps nothing, below).
+    fs::remove_file(&code).unwrap();
+    let second = s.run(&["credential-process", "prod-admin"]);
+    second.ok();
+    let again: serde_json::Value = serde_json::from_str(&second.stdout).unwrap();
+    assert_eq!(again["AccessKeyId"], creds["AccessKeyId"]);
+    let actions: Vec<String> = s.proxy_log().iter().map(|e| e["action"].as_str().unwrap_or_default().to_owned()).collect();
+    assert_eq!(actions, ["GetSessionToken", "AssumeRole"]);
+    assert_eq!(s.credentials(), CREDENTIALS);
+
+    // Without the tray the CLI is on its own: it runs the command itself, which now
+    // fails, and says so.
+    drop(tray);
+    let alone = s.run(&["credential-process", "prod-admin"]);
+    assert_ne!(alone.code, 0);
+    assert!(alone.stderr.contains("the mfa_process of corp (type …) failed"), "{}", alone.stderr);
+    assert!(s.run(&["status"]).ok().stdout.contains("\nTray: not running\n"));
 }

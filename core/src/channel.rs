@@ -1,4 +1,4 @@
-//! The tray's local channel: how the window (and later the CLI) reaches the running tray,
+//! The tray's local channel: how the window and the CLI reach the running tray,
 //! which owns the state. One Unix socket, `tray.sock`, in a directory only the user can
 //! open (0700, under `$XDG_RUNTIME_DIR/mfa-tray`, else the settings directory); the
 //! socket itself is 0600 and the tray answers only peers running as the same user.
@@ -6,18 +6,19 @@
 //! is the answer to a credential request (`credential_process`), to a peer of the same
 //! user; MFA codes cross from the window to the tray.
 //!
-//! On platforms without Unix sockets (Windows, for now) there is no channel: the tray
-//! then notices settings by watching its settings file, as it does for hand edits.
-// (What only the channel uses is unused there until a named pipe carries it.)
-#![cfg_attr(not(unix), allow(dead_code, unused_imports))]
+//! On Windows the channel is a named pipe (`\\.\pipe\mfa-tray-SID-…`) open to the user
+//! alone and to local clients only; each end checks that the other runs as the same user.
 
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::io::{self, Write};
+#[cfg(unix)]
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use crate::env::Environment;
+#[cfg(unix)]
 use crate::settings::CONFIG_DIR_VAR;
 
 /// The version of the request and answer shapes.
@@ -30,7 +31,6 @@ const TIMEOUT: Duration = Duration::from_secs(10);
 /// Connections served at once; more are closed at once (one user's own programs only,
 /// but none of them may wear the tray down). Tools waiting for a code hold one each, and
 /// the tray lets at most [`MAX_WAITING`] wait, so the window's code always gets through.
-#[cfg(unix)]
 const MAX_CLIENTS: usize = 32;
 /// Credential requests that may wait for a code at once.
 pub const MAX_WAITING: usize = 16;
@@ -141,6 +141,7 @@ struct Envelope<T> {
 }
 
 /// Where the tray's socket is.
+#[cfg(unix)]
 pub fn socket_path(env: &dyn Environment) -> Option<PathBuf> {
     let dir = env
         .var_path("XDG_RUNTIME_DIR")
@@ -150,9 +151,33 @@ pub fn socket_path(env: &dyn Environment) -> Option<PathBuf> {
     Some(dir.join("tray.sock"))
 }
 
+/// Where the tray's named pipe is: `\\.\pipe\mfa-tray-SID-HASH`, one per user and per
+/// settings directory (a tray answers for its settings), named by the user's SID so that
+/// another user's tray has another name.
+#[cfg(windows)]
+pub fn socket_path(env: &dyn Environment) -> Option<PathBuf> {
+    let settings = crate::settings::Settings::path(env)?;
+    let sid = crate::win::current_user().and_then(|u| u.sid_string()).ok()?;
+    // FNV-1a of the settings path, case folded as Windows folds paths.
+    let key = settings.to_string_lossy().to_lowercase();
+    let hash = key.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+    Some(PathBuf::from(format!(r"\\.\pipe\mfa-tray-{sid}-{hash:016x}")))
+}
+
 /// Asks the running tray. `Err` with `NotFound` or `ConnectionRefused` when there is none.
 pub fn request(path: &Path, request: &Request) -> io::Result<Answer> {
     request_within(path, request, TIMEOUT)
+}
+
+fn request_line(request: &Request) -> io::Result<String> {
+    let mut line = serde_json::to_string(&Envelope { v: VERSION, body: request.clone() }).map_err(io::Error::other)?;
+    line.push('\n');
+    Ok(line)
+}
+
+fn parse_answer(line: &str) -> io::Result<Answer> {
+    let envelope: Envelope<Answer> = serde_json::from_str(line).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+    Ok(envelope.body)
 }
 
 /// Asks the running tray and waits up to `wait` for the answer (a request that may wait
@@ -167,19 +192,20 @@ pub fn request_within(path: &Path, request: &Request, wait: Duration) -> io::Res
     let mut stream = std::os::unix::net::UnixStream::connect(path)?;
     stream.set_read_timeout(Some(wait.max(TIMEOUT)))?;
     stream.set_write_timeout(Some(TIMEOUT))?;
-    let mut line = serde_json::to_string(&Envelope { v: VERSION, body: request.clone() }).map_err(io::Error::other)?;
-    line.push('\n');
-    stream.write_all(line.as_bytes())?;
+    stream.write_all(request_line(request)?.as_bytes())?;
     let mut answer = String::new();
     BufReader::new(stream).take(MAX_MESSAGE).read_line(&mut answer)?;
-    let envelope: Envelope<Answer> = serde_json::from_str(&answer).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
-    Ok(envelope.body)
+    parse_answer(&answer)
 }
 
-/// No channel on this platform: as if no tray were running.
-#[cfg(not(unix))]
-pub fn request_within(_path: &Path, _request: &Request, _wait: Duration) -> io::Result<Answer> {
-    Err(io::Error::new(io::ErrorKind::NotFound, "no tray channel on this platform"))
+/// Asks the running tray and waits up to `wait` for the answer (a request that may wait
+/// for a code waits longer than the tray does).
+#[cfg(windows)]
+pub fn request_within(path: &Path, request: &Request, wait: Duration) -> io::Result<Answer> {
+    let mut pipe = pipe::connect(path)?;
+    pipe.write_all(request_line(request)?.as_bytes())?;
+    let line = pipe::read_line(&mut pipe, std::time::Instant::now() + wait.max(TIMEOUT))?;
+    parse_answer(&String::from_utf8_lossy(&line))
 }
 
 /// The client at the other end of a request, as the tray sees it.
@@ -188,6 +214,8 @@ pub struct Peer {
     pub pid: Option<u32>,
     #[cfg(unix)]
     fd: std::os::fd::RawFd,
+    #[cfg(windows)]
+    pipe: std::os::windows::io::RawHandle,
 }
 
 impl Peer {
@@ -201,41 +229,90 @@ impl Peer {
             let n = unsafe { libc::recv(self.fd, (&mut byte as *mut u8).cast(), 1, libc::MSG_PEEK | libc::MSG_DONTWAIT) };
             n == 0 || (n < 0 && !matches!(io::Error::last_os_error().kind(), io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted))
         }
-        #[cfg(not(unix))]
-        false
+        #[cfg(windows)]
+        pipe::available(self.pipe).is_err()
     }
 
     /// What the client was started by, for people: `aws (pid 4242)`. Found by the tray,
     /// not taken from the client's word.
     pub fn label(&self) -> Option<String> {
-        let pid = self.pid?;
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-        let ppid = status.lines().find_map(|l| l.strip_prefix("PPid:"))?.trim().parse().ok()?;
-        process_label(ppid)
+        parent_label(self.pid?)
     }
 }
 
-/// A process named for people: `aws (pid 4242)`; a script run by an interpreter is named
-/// by its script. Only letters, digits and plain punctuation (no control or format
-/// characters that could disguise it). `None` where the system does not say (not Linux).
-pub fn process_label(pid: u32) -> Option<String> {
-    let raw = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
-    let args: Vec<String> = raw.split(|b| *b == 0).filter(|a| !a.is_empty()).map(|a| String::from_utf8_lossy(a).into_owned()).collect();
-    let base = |a: &str| a.rsplit('/').next().unwrap_or(a).to_owned();
-    let interpreted = |i: &str| ["python", "node", "ruby", "perl", "sh", "bash", "dash", "zsh"].iter().any(|p| base(i).starts_with(p));
-    let name = match args.as_slice() {
-        [interp, script, ..] if interpreted(interp) && !script.starts_with('-') => base(script),
-        [program, ..] => base(program),
-        [] => return None,
+/// What started process `pid`, named for people (see [`process_label`]).
+pub fn parent_label(pid: u32) -> Option<String> {
+    #[cfg(unix)]
+    let parent = {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        status.lines().find_map(|l| l.strip_prefix("PPid:"))?.trim().parse().ok()?
     };
+    #[cfg(windows)]
+    let parent = crate::win::process_entry(pid)?.1;
+    process_label(parent)
+}
+
+/// A process named for people: `aws (pid 4242)`; a script run by an interpreter is named
+/// by its script (where the system says: Linux). Only letters, digits and plain
+/// punctuation (no control or format characters that could disguise it). `None` where
+/// the system does not say (not Linux or Windows).
+pub fn process_label(pid: u32) -> Option<String> {
+    #[cfg(unix)]
+    let name = {
+        let raw = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+        let args: Vec<String> = raw.split(|b| *b == 0).filter(|a| !a.is_empty()).map(|a| String::from_utf8_lossy(a).into_owned()).collect();
+        let base = |a: &str| a.rsplit('/').next().unwrap_or(a).to_owned();
+        let interpreted = |i: &str| ["python", "node", "ruby", "perl", "sh", "bash", "dash", "zsh"].iter().any(|p| base(i).starts_with(p));
+        match args.as_slice() {
+            [interp, script, ..] if interpreted(interp) && !script.starts_with('-') => base(script),
+            [program, ..] => base(program),
+            [] => return None,
+        }
+    };
+    #[cfg(windows)]
+    let name = crate::win::process_entry(pid)?.0;
     let name: String = name.chars().filter(|c| c.is_alphanumeric() || "._-+@:".contains(*c)).take(60).collect();
     Some(format!("{} (pid {pid})", if name.is_empty() { "a program" } else { &name }))
 }
 
+/// What the tray does with each request.
+type Handler = dyn Fn(Request, &Peer) -> Answer + Send + Sync;
+
+/// The answer line to a request line.
+fn answer_line(line: &str, peer: &Peer, handle: &Handler) -> Option<String> {
+    let answer = match serde_json::from_str::<Envelope<Request>>(line) {
+        Ok(Envelope { v: VERSION, body }) => handle(body, peer),
+        Ok(Envelope { v, .. }) => Answer::Error { code: "version".into(), message: format!("this tray speaks version {VERSION} of its channel, not {v}; restart the tray"), kind: None },
+        Err(_) => Answer::Error { code: "bad_request".into(), message: "not a request this tray understands".into(), kind: None },
+    };
+    let mut out = serde_json::to_string(&Envelope { v: VERSION, body: answer }).ok()?;
+    out.push('\n');
+    Some(out)
+}
+
+/// Runs `serve` on a thread of its own, unless [`MAX_CLIENTS`] are served already (the
+/// connection `serve` holds is then closed unanswered).
+fn serve_in_turn(busy: &std::sync::Arc<std::sync::atomic::AtomicUsize>, serve: impl FnOnce() + Send + 'static) {
+    use std::sync::atomic::Ordering;
+    if busy.fetch_add(1, Ordering::SeqCst) >= MAX_CLIENTS {
+        busy.fetch_sub(1, Ordering::SeqCst);
+        return;
+    }
+    let done = busy.clone();
+    let spawned = std::thread::Builder::new().name("mfa-tray-request".into()).spawn(move || {
+        serve();
+        done.fetch_sub(1, Ordering::SeqCst);
+    });
+    if spawned.is_err() {
+        busy.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 /// The tray's end of the channel: listens until dropped.
-#[cfg(unix)]
 pub struct Server {
     path: PathBuf,
+    #[cfg(windows)]
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 #[cfg(unix)]
@@ -269,25 +346,14 @@ impl Server {
         let handle = std::sync::Arc::new(handle);
         let busy = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
         std::thread::Builder::new().name("mfa-tray-channel".into()).spawn(move || {
-            use std::sync::atomic::Ordering;
             for stream in listener.incoming() {
                 let Ok(stream) = stream else {
                     // Out of file descriptors, say: wait instead of spinning.
                     std::thread::sleep(Duration::from_millis(100));
                     continue;
                 };
-                if busy.fetch_add(1, Ordering::SeqCst) >= MAX_CLIENTS {
-                    busy.fetch_sub(1, Ordering::SeqCst);
-                    continue;
-                }
-                let (handle, done) = (handle.clone(), busy.clone());
-                let spawned = std::thread::Builder::new().name("mfa-tray-request".into()).spawn(move || {
-                    serve_one(stream, &*handle);
-                    done.fetch_sub(1, Ordering::SeqCst);
-                });
-                if spawned.is_err() {
-                    busy.fetch_sub(1, Ordering::SeqCst);
-                }
+                let handle = handle.clone();
+                serve_in_turn(&busy, move || serve_one(stream, &*handle));
             }
         })?;
         Ok(Server { path: path.to_owned() })
@@ -362,7 +428,7 @@ fn read_request(mut stream: &std::os::unix::net::UnixStream) -> Option<String> {
 }
 
 #[cfg(unix)]
-fn serve_one(stream: std::os::unix::net::UnixStream, handle: &(dyn Fn(Request, &Peer) -> Answer + Send + Sync)) {
+fn serve_one(stream: std::os::unix::net::UnixStream, handle: &Handler) {
     use std::os::fd::AsRawFd;
     let me = crate::file::euid();
     let peer = match peer_cred(&stream) {
@@ -371,27 +437,278 @@ fn serve_one(stream: std::os::unix::net::UnixStream, handle: &(dyn Fn(Request, &
     };
     let _ = stream.set_write_timeout(Some(TIMEOUT));
     let Some(line) = read_request(&stream) else { return };
-    let answer = match serde_json::from_str::<Envelope<Request>>(&line) {
-        Ok(Envelope { v: VERSION, body }) => handle(body, &peer),
-        Ok(Envelope { v, .. }) => Answer::Error { code: "version".into(), message: format!("this tray speaks version {VERSION} of its channel, not {v}; restart the tray"), kind: None },
-        Err(_) => Answer::Error { code: "bad_request".into(), message: "not a request this tray understands".into(), kind: None },
-    };
-    if let Ok(mut out) = serde_json::to_string(&Envelope { v: VERSION, body: answer }) {
-        out.push('\n');
+    if let Some(out) = answer_line(&line, &peer, handle) {
         let mut stream = stream;
         let _ = stream.write_all(out.as_bytes());
     }
 }
 
-#[cfg(all(test, unix))]
+#[cfg(windows)]
+impl Server {
+    /// Listens on the named pipe `path`, answering each request with `handle` on a
+    /// thread of its own. Fails if another tray (or any other program) holds the name.
+    pub fn start(path: &Path, handle: impl Fn(Request, &Peer) -> Answer + Send + Sync + 'static) -> io::Result<Server> {
+        use std::sync::atomic::Ordering;
+        // FILE_FLAG_FIRST_PIPE_INSTANCE refuses a taken name on Windows (not on Wine):
+        // asked first as well.
+        if pipe::exists(path) {
+            return Err(io::Error::new(io::ErrorKind::AddrInUse, "another mfa-tray answers on this pipe"));
+        }
+        let first = pipe::create(path, true).map_err(|e| match e.raw_os_error() {
+            // ERROR_ACCESS_DENIED, ERROR_PIPE_BUSY: the name is taken.
+            Some(5 | 231) => io::Error::new(io::ErrorKind::AddrInUse, "another mfa-tray answers on this pipe"),
+            _ => e,
+        })?;
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (handle, busy, at, stopped) = (std::sync::Arc::new(handle), std::sync::Arc::default(), path.to_owned(), stop.clone());
+        std::thread::Builder::new().name("mfa-tray-channel".into()).spawn(move || {
+            let mut waiting = first;
+            loop {
+                let accepted = pipe::accept(&waiting);
+                if stopped.load(Ordering::SeqCst) {
+                    return;
+                }
+                // The next instance exists before this one is handed on, so the name
+                // is never free for another program to take.
+                let next = loop {
+                    match pipe::create(&at, false) {
+                        Ok(next) => break next,
+                        Err(_) => std::thread::sleep(Duration::from_millis(100)),
+                    }
+                };
+                let client = std::mem::replace(&mut waiting, next);
+                if accepted.is_ok() {
+                    let handle = handle.clone();
+                    serve_in_turn(&busy, move || serve_pipe(client, &*handle));
+                }
+            }
+        })?;
+        Ok(Server { path: path.to_owned(), stop })
+    }
+}
+
+#[cfg(windows)]
+impl Drop for Server {
+    fn drop(&mut self) {
+        // Wakes the listening thread, which then lets its instance go.
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        let _ = pipe::connect(&self.path);
+    }
+}
+
+#[cfg(windows)]
+fn serve_pipe(mut client: std::fs::File, handle: &Handler) {
+    use std::os::windows::io::AsRawHandle;
+    let pid = pipe::client_pid(&client);
+    if !pid.is_some_and(crate::win::runs_as_me) {
+        return;
+    }
+    let peer = Peer { pid, pipe: client.as_raw_handle() };
+    let Ok(line) = pipe::read_line(&mut client, std::time::Instant::now() + TIMEOUT) else { return };
+    let Ok(line) = String::from_utf8(line) else { return };
+    if let Some(out) = answer_line(&line, &peer, handle) {
+        if client.write_all(out.as_bytes()).is_ok() {
+            pipe::flush(&client);
+        }
+    }
+}
+
+/// The Windows named pipe under the channel: one instance per client, open to the user
+/// alone, local clients only; each end checks that the other runs as the same user.
+#[cfg(windows)]
+mod pipe {
+    use std::fs::File;
+    use std::io::{self, Read};
+    use std::os::windows::ffi::OsStrExt;
+    use std::os::windows::io::{AsRawHandle, FromRawHandle, RawHandle};
+    use std::path::Path;
+    use std::ptr;
+    use std::time::{Duration, Instant};
+
+    use windows_sys::Win32::Foundation::{GENERIC_READ, GENERIC_WRITE, INVALID_HANDLE_VALUE};
+    use windows_sys::Win32::Security::{InitializeSecurityDescriptor, SetSecurityDescriptorDacl, SECURITY_ATTRIBUTES, SECURITY_DESCRIPTOR};
+    use windows_sys::Win32::Storage::FileSystem::{
+        CreateFileW, FlushFileBuffers, FILE_ALL_ACCESS, FILE_FLAG_FIRST_PIPE_INSTANCE, OPEN_EXISTING, PIPE_ACCESS_DUPLEX, SECURITY_IDENTIFICATION,
+        SECURITY_SQOS_PRESENT,
+    };
+    use windows_sys::Win32::System::Pipes::{
+        ConnectNamedPipe, CreateNamedPipeW, GetNamedPipeClientProcessId, GetNamedPipeServerProcessId, PeekNamedPipe, WaitNamedPipeW,
+        PIPE_READMODE_BYTE, PIPE_REJECT_REMOTE_CLIENTS, PIPE_TYPE_BYTE, PIPE_UNLIMITED_INSTANCES, PIPE_WAIT,
+    };
+
+    use super::{MAX_MESSAGE, TIMEOUT};
+    use crate::win::check;
+
+    const BUFFER: u32 = MAX_MESSAGE as u32;
+
+    fn wide(path: &Path) -> Vec<u16> {
+        path.as_os_str().encode_wide().chain(Some(0)).collect()
+    }
+
+    /// A new instance of the pipe, open to the user alone. `first`: the name must be
+    /// free (so no other program's pipe is joined).
+    pub(super) fn create(path: &Path, first: bool) -> io::Result<File> {
+        let acl = crate::win::acl_for(&crate::win::current_user()?, FILE_ALL_ACCESS)?;
+        // SAFETY: SECURITY_DESCRIPTOR is plain data, initialised by the call below.
+        let mut sd: SECURITY_DESCRIPTOR = unsafe { std::mem::zeroed() };
+        let psd = (&mut sd as *mut SECURITY_DESCRIPTOR).cast();
+        // SAFETY: `sd` is a SECURITY_DESCRIPTOR (revision 1).
+        check(unsafe { InitializeSecurityDescriptor(psd, 1) })?;
+        // SAFETY: `acl` outlives the CreateNamedPipeW call that reads it.
+        check(unsafe { SetSecurityDescriptorDacl(psd, 1, acl.as_ptr().cast(), 0) })?;
+        let sa = SECURITY_ATTRIBUTES { nLength: std::mem::size_of::<SECURITY_ATTRIBUTES>() as u32, lpSecurityDescriptor: psd, bInheritHandle: 0 };
+        let open = PIPE_ACCESS_DUPLEX | if first { FILE_FLAG_FIRST_PIPE_INSTANCE } else { 0 };
+        let mode = PIPE_TYPE_BYTE | PIPE_READMODE_BYTE | PIPE_WAIT | PIPE_REJECT_REMOTE_CLIENTS;
+        // SAFETY: the name is NUL-terminated and `sa` points at a valid descriptor.
+        let h = unsafe { CreateNamedPipeW(wide(path).as_ptr(), open, mode, PIPE_UNLIMITED_INSTANCES, BUFFER, BUFFER, 0, &sa) };
+        if h == INVALID_HANDLE_VALUE {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `h` is a new handle that the File now owns.
+        Ok(unsafe { File::from_raw_handle(h as RawHandle) })
+    }
+
+    /// Whether a pipe of this name exists (with an instance free or not), asked without
+    /// taking an instance from its server.
+    pub(super) fn exists(path: &Path) -> bool {
+        // SAFETY: the name is NUL-terminated.
+        let free = unsafe { WaitNamedPipeW(wide(path).as_ptr(), 1) } != 0;
+        // ERROR_FILE_NOT_FOUND: no such pipe; a timeout means all its instances are busy.
+        free || io::Error::last_os_error().raw_os_error() != Some(2)
+    }
+
+    /// Waits until a client opens this instance.
+    pub(super) fn accept(pipe: &File) -> io::Result<()> {
+        // SAFETY: a valid pipe handle; no OVERLAPPED (the call blocks).
+        if unsafe { ConnectNamedPipe(pipe.as_raw_handle(), ptr::null_mut()) } != 0 {
+            return Ok(());
+        }
+        let e = io::Error::last_os_error();
+        // ERROR_PIPE_CONNECTED: the client came between CreateNamedPipe and this call.
+        if e.raw_os_error() == Some(535) {
+            Ok(())
+        } else {
+            Err(e)
+        }
+    }
+
+    /// The client's process id.
+    pub(super) fn client_pid(pipe: &File) -> Option<u32> {
+        let mut pid = 0;
+        // SAFETY: a valid pipe handle; `pid` is valid for writes.
+        (unsafe { GetNamedPipeClientProcessId(pipe.as_raw_handle(), &mut pid) } != 0 && pid != 0).then_some(pid)
+    }
+
+    /// Opens the tray's pipe, waiting while all its instances are busy, and checks that
+    /// the program at the other end runs as this user (another user's program could have
+    /// taken the name first).
+    pub(super) fn connect(path: &Path) -> io::Result<File> {
+        let name = wide(path);
+        let deadline = Instant::now() + TIMEOUT;
+        let pipe = loop {
+            // SAFETY: the name is NUL-terminated. Identification only: a server may learn
+            // who we are but not act as us.
+            let h = unsafe {
+                CreateFileW(name.as_ptr(), GENERIC_READ | GENERIC_WRITE, 0, ptr::null(), OPEN_EXISTING, SECURITY_SQOS_PRESENT | SECURITY_IDENTIFICATION, ptr::null_mut())
+            };
+            if h != INVALID_HANDLE_VALUE {
+                // SAFETY: `h` is a new handle that the File now owns.
+                break unsafe { File::from_raw_handle(h as RawHandle) };
+            }
+            let e = io::Error::last_os_error();
+            // ERROR_PIPE_BUSY: every instance has a client; one comes free soon.
+            if e.raw_os_error() != Some(231) || Instant::now() >= deadline {
+                return Err(e);
+            }
+            // SAFETY: as above.
+            unsafe { WaitNamedPipeW(name.as_ptr(), 500) };
+        };
+        let mut pid = 0;
+        // SAFETY: a valid pipe handle; `pid` is valid for writes.
+        check(unsafe { GetNamedPipeServerProcessId(pipe.as_raw_handle(), &mut pid) })?;
+        if !crate::win::runs_as_me(pid) {
+            return Err(io::Error::new(io::ErrorKind::PermissionDenied, format!("{} is held by a program of another user, not your tray", path.display())));
+        }
+        Ok(pipe)
+    }
+
+    /// The bytes waiting to be read; an error once the other end has hung up.
+    pub(super) fn available(pipe: RawHandle) -> io::Result<u32> {
+        let mut avail = 0u32;
+        // SAFETY: a valid pipe handle; nothing is read, only counted.
+        check(unsafe { PeekNamedPipe(pipe, ptr::null_mut(), 0, ptr::null_mut(), &mut avail, ptr::null_mut()) })?;
+        Ok(avail)
+    }
+
+    /// One line (up to its newline, or all that came before the other end hung up),
+    /// by `deadline` and within [`MAX_MESSAGE`] bytes. Polled: a pipe opened for
+    /// blocking reads has no timeout of its own.
+    pub(super) fn read_line(pipe: &mut File, deadline: Instant) -> io::Result<Vec<u8>> {
+        let mut line = Vec::new();
+        let mut buf = [0u8; 4096];
+        while !line.contains(&b'\n') {
+            match available(pipe.as_raw_handle()) {
+                Ok(0) if Instant::now() >= deadline => return Err(io::Error::new(io::ErrorKind::TimedOut, "no answer in time")),
+                Ok(0) => std::thread::sleep(Duration::from_millis(10)),
+                Ok(n) => {
+                    let n = pipe.read(&mut buf[..(n as usize).min(4096)])?;
+                    if n == 0 {
+                        break;
+                    }
+                    line.extend_from_slice(&buf[..n]);
+                    if line.len() as u64 > MAX_MESSAGE {
+                        return Err(io::Error::new(io::ErrorKind::InvalidData, "message too long"));
+                    }
+                }
+                // ERROR_BROKEN_PIPE, ERROR_NO_DATA, ERROR_PIPE_NOT_CONNECTED: hung up.
+                Err(e) if matches!(e.raw_os_error(), Some(109 | 232 | 233)) => break,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(line)
+    }
+
+    /// Waits until the client has read what was written (closing sooner would drop it).
+    pub(super) fn flush(pipe: &File) {
+        // SAFETY: a valid pipe handle.
+        unsafe { FlushFileBuffers(pipe.as_raw_handle()) };
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Read;
+    #[cfg(unix)]
     use std::os::unix::fs::PermissionsExt;
+
+    /// Where a test's tray listens: a socket in a directory of its own, or a pipe of
+    /// its own name. (The directory goes when the first value does.)
+    fn place() -> (Option<tempfile::TempDir>, PathBuf) {
+        if cfg!(windows) {
+            static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+            let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            (None, PathBuf::from(format!(r"\\.\pipe\mfa-tray-test-{}-{n}", std::process::id())))
+        } else {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("run/mfa-tray/tray.sock");
+            (Some(dir), path)
+        }
+    }
+
+    /// A client's end, for writing raw bytes.
+    #[cfg(unix)]
+    fn raw(path: &Path) -> std::os::unix::net::UnixStream {
+        std::os::unix::net::UnixStream::connect(path).unwrap()
+    }
+    #[cfg(windows)]
+    fn raw(path: &Path) -> std::fs::File {
+        pipe::connect(path).unwrap()
+    }
 
     #[test]
     fn a_request_reaches_the_server_and_only_the_user_can_open_it() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("run/mfa-tray/tray.sock");
+        let (_dir, path) = place();
         let server = Server::start(&path, |req, _| match req {
             Request::Ping => Answer::Ok { message: "pong".into() },
             Request::SaveSettings { toml } => Answer::Error { code: "bad_settings".into(), message: toml, kind: None },
@@ -401,26 +718,34 @@ mod tests {
         assert_eq!(request(&path, &Request::Ping).unwrap(), Answer::Ok { message: "pong".into() });
         let answer = request(&path, &Request::SaveSettings { toml: "x = 1".into() }).unwrap();
         assert_eq!(answer, Answer::Error { code: "bad_settings".into(), message: "x = 1".into(), kind: None });
-        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
-        assert_eq!(std::fs::metadata(path.parent().unwrap()).unwrap().permissions().mode() & 0o777, 0o700);
-        // A second tray cannot take the socket over.
+        #[cfg(unix)]
+        {
+            assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+            assert_eq!(std::fs::metadata(path.parent().unwrap()).unwrap().permissions().mode() & 0o777, 0o700);
+        }
+        // A second tray cannot take the channel over.
         let err = Server::start(&path, |_, _| Answer::Ok { message: String::new() }).err().unwrap();
         assert_eq!(err.kind(), io::ErrorKind::AddrInUse);
+        assert_eq!(request(&path, &Request::Ping).unwrap(), Answer::Ok { message: "pong".into() });
         // Garbage gets a plain refusal, not a hang.
-        let mut raw = std::os::unix::net::UnixStream::connect(&path).unwrap();
+        let mut raw = raw(&path);
         raw.write_all(b"{\"v\":1,\"op\":\"format_disk\"}\n").unwrap();
         let mut text = String::new();
-        BufReader::new(raw).read_line(&mut text).unwrap();
+        raw.read_to_string(&mut text).unwrap();
         assert!(text.contains("bad_request"), "{text}");
         drop(server);
-        assert!(!path.exists(), "the socket goes with the tray");
+        // The channel goes with the tray (on Windows once its thread has let go).
+        let start = std::time::Instant::now();
+        while start.elapsed() < Duration::from_secs(5) && request(&path, &Request::Ping).is_ok() {
+            std::thread::sleep(Duration::from_millis(50));
+        }
         assert_eq!(request(&path, &Request::Ping).unwrap_err().kind(), io::ErrorKind::NotFound);
+        assert!(!path.exists(), "the socket goes with the tray");
     }
 
     #[test]
     fn the_tray_sees_who_asks_and_when_they_hang_up() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("run/tray.sock");
+        let (_dir, path) = place();
         let (tx, rx) = std::sync::mpsc::channel();
         let server = Server::start(&path, move |_, peer| {
             let label = peer.label();
@@ -428,38 +753,44 @@ mod tests {
             while !peer.gone() && start.elapsed() < Duration::from_secs(5) {
                 std::thread::sleep(Duration::from_millis(20));
             }
-            let _ = tx.send((label, peer.gone()));
+            let _ = tx.send((peer.pid, label, peer.gone()));
             Answer::Ok { message: String::new() }
         })
         .unwrap();
-        let mut client = std::os::unix::net::UnixStream::connect(&path).unwrap();
+        let mut client = raw(&path);
         client.write_all(b"{\"v\":1,\"op\":\"ping\"}\n").unwrap();
         std::thread::sleep(Duration::from_millis(200));
         drop(client);
-        let (label, gone) = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+        let (pid, label, gone) = rx.recv_timeout(Duration::from_secs(10)).unwrap();
         assert!(gone, "a client that hung up is seen gone");
         // The peer is this process: it is named by what started it.
-        let parent = std::os::unix::process::parent_id();
-        if cfg!(target_os = "linux") {
+        if cfg!(any(target_os = "linux", windows)) {
+            assert_eq!(pid, Some(std::process::id()));
+            #[cfg(unix)]
+            let parent = std::os::unix::process::parent_id();
+            #[cfg(windows)]
+            let parent = crate::win::process_entry(std::process::id()).unwrap().1;
             assert_eq!(label, process_label(parent));
-            assert!(label.unwrap().ends_with(&format!(" (pid {parent})")));
+            // (Under Wine a test started from Linux has no Windows parent: pid 0.)
+            if parent != 0 {
+                assert!(label.unwrap().ends_with(&format!(" (pid {parent})")));
+            }
         }
         drop(server);
     }
 
     #[test]
     fn idle_clients_cannot_take_more_than_their_share() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("run/tray.sock");
+        let (_dir, path) = place();
         let server = Server::start(&path, |_, _| Answer::Ok { message: "pong".into() }).unwrap();
         // Clients that connect and say nothing hold a slot each, up to the cap...
-        let idle: Vec<_> = (0..MAX_CLIENTS).map(|_| std::os::unix::net::UnixStream::connect(&path).unwrap()).collect();
+        let idle: Vec<_> = (0..MAX_CLIENTS).map(|_| raw(&path)).collect();
         std::thread::sleep(Duration::from_millis(200));
         // ... beyond it, a connection is closed at once rather than served.
-        let mut extra = std::os::unix::net::UnixStream::connect(&path).unwrap();
-        extra.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-        let mut byte = [0u8; 1];
-        assert_eq!(extra.read(&mut byte).unwrap(), 0, "closed without an answer");
+        let mut extra = raw(&path);
+        let mut rest = Vec::new();
+        extra.read_to_end(&mut rest).unwrap();
+        assert!(rest.is_empty(), "closed without an answer");
         // When they go, the slots come back.
         drop(idle);
         std::thread::sleep(Duration::from_millis(200));
@@ -467,6 +798,20 @@ mod tests {
         drop(server);
     }
 
+    #[cfg(windows)]
+    #[test]
+    fn each_user_and_settings_directory_has_a_pipe_of_its_own() {
+        let env = |dir: &str| crate::env::FakeEnvironment { vars: [(crate::settings::CONFIG_DIR_VAR.to_owned(), dir.to_owned())].into(), home: None };
+        let sid = crate::win::current_user().unwrap().sid_string().unwrap();
+        let one = socket_path(&env(r"C:\Users\a\AppData\Roaming\mfa-tray")).unwrap();
+        assert!(one.to_str().unwrap().starts_with(&format!(r"\\.\pipe\mfa-tray-{sid}-")), "{}", one.display());
+        assert!(sid.starts_with("S-1-"), "{sid}");
+        // Windows folds case in paths: one directory, one pipe.
+        assert_eq!(socket_path(&env(r"c:\users\A\appdata\roaming\MFA-TRAY")).unwrap(), one);
+        assert_ne!(socket_path(&env(r"C:\Users\a\elsewhere")).unwrap(), one);
+    }
+
+    #[cfg(unix)]
     #[test]
     fn a_directory_open_to_others_is_closed_or_refused() {
         let dir = tempfile::tempdir().unwrap();

@@ -698,5 +698,6 @@ impl Lock {
     }
 }
 
-#[cfg(test)]
+// Unix modes, owners and symlinks (the Windows build runs its channel tests alone).
+#[cfg(all(test, unix))]
 mod tests;

@@ -21,6 +21,8 @@ pub mod secret;
 pub mod settings;
 pub mod status;
 pub mod types;
+#[cfg(windows)]
+mod win;
 
 pub use engine::{AssumeOutcome, Engine, LoginOutcome, Plan, RefreshItem, Snapshot, Strategy};
 pub use error::{Error, ErrorKind};

@@ -180,7 +180,7 @@ impl Stack {
     pub fn command(&self) -> Command {
         let mut cmd = match std::env::var_os("MFA_TRAY_TEST_EXE") {
             Some(exe) => {
-                let mut cmd = Command::new(std::env::var_os("MFA_TRAY_TEST_RUNNER").unwrap_or_else(|| "wine64".into()));
+                let mut cmd = windows::wine();
                 cmd.arg(exe);
                 cmd
             }
@@ -202,11 +202,11 @@ impl Stack {
             std::fs::create_dir(&run).unwrap();
             std::fs::set_permissions(&run, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
         }
-        if std::env::var_os("MFA_TRAY_TEST_EXE").is_some() {
+        if windows::windows_build() {
             // Wine sets HOME and USERPROFILE itself (to the prefix's user): a Windows
             // build under Wine is pointed at the sandbox's files by the AWS variables,
             // with the Linux paths on Wine's drive Z:.
-            let windows = |rel: &str| format!("Z:{}", self.path(rel).display()).replace('/', "\\");
+            let windows = |rel: &str| windows::windows_path(&self.path(rel));
             cmd.env("AWS_CONFIG_FILE", windows(".aws/config")).env("AWS_SHARED_CREDENTIALS_FILE", windows(".aws/credentials"));
         }
         cmd.env("HOME", self.home.path())

@@ -246,54 +246,13 @@ mod windows {
     use std::path::Path;
     use std::ptr;
 
-    use windows_sys::Win32::Foundation::{CloseHandle, ERROR_SUCCESS, HANDLE};
+    use windows_sys::Win32::Foundation::ERROR_SUCCESS;
     use windows_sys::Win32::Security::Authorization::{SetNamedSecurityInfoW, SE_FILE_OBJECT};
-    use windows_sys::Win32::Security::{
-        AddAccessAllowedAce, GetLengthSid, GetTokenInformation, InitializeAcl, TokenUser, ACCESS_ALLOWED_ACE, ACL, ACL_REVISION,
-        DACL_SECURITY_INFORMATION, PROTECTED_DACL_SECURITY_INFORMATION, TOKEN_QUERY, TOKEN_USER,
-    };
+    use windows_sys::Win32::Security::{ACL, DACL_SECURITY_INFORMATION, PROTECTED_DACL_SECURITY_INFORMATION};
     use windows_sys::Win32::Storage::FileSystem::FILE_ALL_ACCESS;
-    use windows_sys::Win32::System::Threading::{GetCurrentProcess, OpenProcessToken};
-
-    fn check(ok: i32) -> io::Result<()> {
-        if ok != 0 {
-            Ok(())
-        } else {
-            Err(io::Error::last_os_error())
-        }
-    }
-
-    /// The current user's SID (a TOKEN_USER in an 8-byte aligned buffer).
-    fn token_user() -> io::Result<Vec<u64>> {
-        let mut token: HANDLE = ptr::null_mut();
-        // SAFETY: GetCurrentProcess returns a pseudo-handle; OpenProcessToken writes the
-        // token handle into `token`, which is closed below.
-        check(unsafe { OpenProcessToken(GetCurrentProcess(), TOKEN_QUERY, &mut token) })?;
-        let mut len = 0u32;
-        // SAFETY: a first call with no buffer only reports the size needed.
-        unsafe { GetTokenInformation(token, TokenUser, ptr::null_mut(), 0, &mut len) };
-        let mut buf = vec![0u64; (len as usize).div_ceil(8).max(1)];
-        // SAFETY: `buf` holds `len` bytes, aligned for TOKEN_USER.
-        let got = check(unsafe { GetTokenInformation(token, TokenUser, buf.as_mut_ptr().cast(), len, &mut len) });
-        // SAFETY: `token` is a handle this function opened.
-        unsafe { CloseHandle(token) };
-        got.map(|()| buf)
-    }
 
     pub(super) fn restrict_to_user(path: &Path) -> io::Result<()> {
-        let user = token_user()?;
-        // SAFETY: GetTokenInformation filled `user` with a TOKEN_USER whose SID points
-        // into the same buffer, which lives until the end of this function.
-        let sid = unsafe { (*user.as_ptr().cast::<TOKEN_USER>()).User.Sid };
-        // SAFETY: `sid` is a valid SID (above).
-        let sid_len = unsafe { GetLengthSid(sid) } as usize;
-        let acl_len = std::mem::size_of::<ACL>() + std::mem::size_of::<ACCESS_ALLOWED_ACE>() + sid_len;
-        let mut acl = vec![0u64; acl_len.div_ceil(8)];
-        let acl_ptr = acl.as_mut_ptr().cast::<ACL>();
-        // SAFETY: `acl` is `acl_len` bytes, enough for the header and one ACE for `sid`.
-        check(unsafe { InitializeAcl(acl_ptr, acl_len as u32, ACL_REVISION) })?;
-        // SAFETY: as above; the ACE is copied into `acl`.
-        check(unsafe { AddAccessAllowedAce(acl_ptr, ACL_REVISION, FILE_ALL_ACCESS, sid) })?;
+        let mut acl = crate::win::acl_for(&crate::win::current_user()?, FILE_ALL_ACCESS)?;
         let wide: Vec<u16> = path.as_os_str().encode_wide().chain(Some(0)).collect();
         // SAFETY: `wide` is a NUL-terminated path and `acl` a valid ACL; owner, group
         // and SACL are left as they are.
@@ -304,7 +263,7 @@ mod windows {
                 DACL_SECURITY_INFORMATION | PROTECTED_DACL_SECURITY_INFORMATION,
                 ptr::null_mut(),
                 ptr::null_mut(),
-                acl_ptr,
+                acl.as_mut_ptr().cast::<ACL>(),
                 ptr::null(),
             )
         };
