@@ -151,9 +151,9 @@ pub fn socket_path(env: &dyn Environment) -> Option<PathBuf> {
     Some(dir.join("tray.sock"))
 }
 
-/// Where the tray's named pipe is: `\\.\pipe\mfa-tray-SID-HASH`, one per user and per
-/// settings directory (a tray answers for its settings), named by the user's SID so that
-/// another user's tray has another name.
+/// Where the tray's named pipe is: `\\.\pipe\mfa-tray-SID-SESSION-HASH`, one per user,
+/// per session (the same user signed in twice, over RDP say, has a tray in each) and per
+/// settings directory (a tray answers for its settings).
 #[cfg(windows)]
 pub fn socket_path(env: &dyn Environment) -> Option<PathBuf> {
     let settings = crate::settings::Settings::path(env)?;
@@ -161,7 +161,7 @@ pub fn socket_path(env: &dyn Environment) -> Option<PathBuf> {
     // FNV-1a of the settings path, case folded as Windows folds paths.
     let key = settings.to_string_lossy().to_lowercase();
     let hash = key.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
-    Some(PathBuf::from(format!(r"\\.\pipe\mfa-tray-{sid}-{hash:016x}")))
+    Some(PathBuf::from(format!(r"\\.\pipe\mfa-tray-{sid}-{}-{hash:016x}", crate::win::session_id())))
 }
 
 /// Asks the running tray. `Err` with `NotFound` or `ConnectionRefused` when there is none.
@@ -507,9 +507,10 @@ fn serve_pipe(mut client: std::fs::File, handle: &Handler) {
     let Ok(line) = pipe::read_line(&mut client, std::time::Instant::now() + TIMEOUT) else { return };
     let Ok(line) = String::from_utf8(line) else { return };
     if let Some(out) = answer_line(&line, &peer, handle) {
-        if client.write_all(out.as_bytes()).is_ok() {
-            pipe::flush(&client);
-        }
+        // Closed without DisconnectNamedPipe: the client still reads what was written
+        // (no FlushFileBuffers, which would wait without end for a client that never
+        // reads).
+        let _ = client.write_all(out.as_bytes());
     }
 }
 
@@ -526,9 +527,9 @@ mod pipe {
     use std::time::{Duration, Instant};
 
     use windows_sys::Win32::Foundation::{GENERIC_READ, GENERIC_WRITE, INVALID_HANDLE_VALUE};
-    use windows_sys::Win32::Security::{InitializeSecurityDescriptor, SetSecurityDescriptorDacl, SECURITY_ATTRIBUTES, SECURITY_DESCRIPTOR};
+    use windows_sys::Win32::Security::{InitializeSecurityDescriptor, SetSecurityDescriptorDacl, SetSecurityDescriptorOwner, SECURITY_ATTRIBUTES, SECURITY_DESCRIPTOR};
     use windows_sys::Win32::Storage::FileSystem::{
-        CreateFileW, FlushFileBuffers, FILE_ALL_ACCESS, FILE_FLAG_FIRST_PIPE_INSTANCE, OPEN_EXISTING, PIPE_ACCESS_DUPLEX, SECURITY_IDENTIFICATION,
+        CreateFileW, FILE_ALL_ACCESS, FILE_FLAG_FIRST_PIPE_INSTANCE, OPEN_EXISTING, PIPE_ACCESS_DUPLEX, SECURITY_IDENTIFICATION,
         SECURITY_SQOS_PRESENT,
     };
     use windows_sys::Win32::System::Pipes::{
@@ -548,7 +549,8 @@ mod pipe {
     /// A new instance of the pipe, open to the user alone. `first`: the name must be
     /// free (so no other program's pipe is joined).
     pub(super) fn create(path: &Path, first: bool) -> io::Result<File> {
-        let acl = crate::win::acl_for(&crate::win::current_user()?, FILE_ALL_ACCESS)?;
+        let user = crate::win::current_user()?;
+        let acl = crate::win::acl_for(&user, FILE_ALL_ACCESS)?;
         // SAFETY: SECURITY_DESCRIPTOR is plain data, initialised by the call below.
         let mut sd: SECURITY_DESCRIPTOR = unsafe { std::mem::zeroed() };
         let psd = (&mut sd as *mut SECURITY_DESCRIPTOR).cast();
@@ -556,6 +558,10 @@ mod pipe {
         check(unsafe { InitializeSecurityDescriptor(psd, 1) })?;
         // SAFETY: `acl` outlives the CreateNamedPipeW call that reads it.
         check(unsafe { SetSecurityDescriptorDacl(psd, 1, acl.as_ptr().cast(), 0) })?;
+        // Owned by the user, not by the Administrators group an elevated tray would
+        // give it: clients check the owner.
+        // SAFETY: `user` (its SID) outlives the call below too.
+        check(unsafe { SetSecurityDescriptorOwner(psd, user.sid(), 0) })?;
         let sa = SECURITY_ATTRIBUTES { nLength: std::mem::size_of::<SECURITY_ATTRIBUTES>() as u32, lpSecurityDescriptor: psd, bInheritHandle: 0 };
         let open = PIPE_ACCESS_DUPLEX | if first { FILE_FLAG_FIRST_PIPE_INSTANCE } else { 0 };
         let mode = PIPE_TYPE_BYTE | PIPE_READMODE_BYTE | PIPE_WAIT | PIPE_REJECT_REMOTE_CLIENTS;
@@ -623,10 +629,12 @@ mod pipe {
             // SAFETY: as above.
             unsafe { WaitNamedPipeW(name.as_ptr(), 500) };
         };
+        // The pipe must be the user's own (not made by another, then served by whatever
+        // process), and served by a process of the user at the user's integrity level.
         let mut pid = 0;
         // SAFETY: a valid pipe handle; `pid` is valid for writes.
         check(unsafe { GetNamedPipeServerProcessId(pipe.as_raw_handle(), &mut pid) })?;
-        if !crate::win::runs_as_me(pid) {
+        if !crate::win::owned_by_me(pipe.as_raw_handle()) || !crate::win::runs_as_me(pid) {
             return Err(io::Error::new(io::ErrorKind::PermissionDenied, format!("{} is held by a program of another user, not your tray", path.display())));
         }
         Ok(pipe)
@@ -647,8 +655,11 @@ mod pipe {
         let mut line = Vec::new();
         let mut buf = [0u8; 4096];
         while !line.contains(&b'\n') {
+            // Checked on every pass: a client trickling bytes is cut off like a silent one.
+            if Instant::now() >= deadline {
+                return Err(io::Error::new(io::ErrorKind::TimedOut, "no whole line in time"));
+            }
             match available(pipe.as_raw_handle()) {
-                Ok(0) if Instant::now() >= deadline => return Err(io::Error::new(io::ErrorKind::TimedOut, "no answer in time")),
                 Ok(0) => std::thread::sleep(Duration::from_millis(10)),
                 Ok(n) => {
                     let n = pipe.read(&mut buf[..(n as usize).min(4096)])?;
@@ -666,12 +677,6 @@ mod pipe {
             }
         }
         Ok(line)
-    }
-
-    /// Waits until the client has read what was written (closing sooner would drop it).
-    pub(super) fn flush(pipe: &File) {
-        // SAFETY: a valid pipe handle.
-        unsafe { FlushFileBuffers(pipe.as_raw_handle()) };
     }
 }
 
@@ -699,7 +704,10 @@ mod tests {
     /// A client's end, for writing raw bytes.
     #[cfg(unix)]
     fn raw(path: &Path) -> std::os::unix::net::UnixStream {
-        std::os::unix::net::UnixStream::connect(path).unwrap()
+        let stream = std::os::unix::net::UnixStream::connect(path).unwrap();
+        // A server that never answers fails the test instead of hanging it.
+        stream.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+        stream
     }
     #[cfg(windows)]
     fn raw(path: &Path) -> std::fs::File {
@@ -800,11 +808,12 @@ mod tests {
 
     #[cfg(windows)]
     #[test]
-    fn each_user_and_settings_directory_has_a_pipe_of_its_own() {
+    fn each_user_session_and_settings_directory_has_a_pipe_of_its_own() {
         let env = |dir: &str| crate::env::FakeEnvironment { vars: [(crate::settings::CONFIG_DIR_VAR.to_owned(), dir.to_owned())].into(), home: None };
         let sid = crate::win::current_user().unwrap().sid_string().unwrap();
         let one = socket_path(&env(r"C:\Users\a\AppData\Roaming\mfa-tray")).unwrap();
-        assert!(one.to_str().unwrap().starts_with(&format!(r"\\.\pipe\mfa-tray-{sid}-")), "{}", one.display());
+        let session = crate::win::session_id();
+        assert!(one.to_str().unwrap().starts_with(&format!(r"\\.\pipe\mfa-tray-{sid}-{session}-")), "{}", one.display());
         assert!(sid.starts_with("S-1-"), "{sid}");
         // Windows folds case in paths: one directory, one pipe.
         assert_eq!(socket_path(&env(r"c:\users\A\appdata\roaming\MFA-TRAY")).unwrap(), one);
