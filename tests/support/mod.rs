@@ -5,7 +5,7 @@
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -80,8 +80,17 @@ pub fn venv() -> PathBuf {
     }
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+/// The URL moto_server says it runs on (" * Running on http://127.0.0.1:PORT" on its
+/// stderr); the rest of its stderr (a line per request) is read and dropped.
+fn moto_listening(moto: &mut Child) -> String {
+    let mut lines = BufReader::new(moto.stderr.take().unwrap()).lines();
+    let url = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find_map(|line| line.split_once("Running on ").map(|(_, url)| url.trim().to_owned()))
+        .expect("moto_server names the port it runs on");
+    std::thread::spawn(move || lines.for_each(drop));
+    url
 }
 
 fn wait_ready(url: &str, what: &str) {
@@ -104,14 +113,15 @@ impl Stack {
         let venv = venv();
         let moto_bin = venv.join("bin/moto_server");
         assert!(moto_bin.exists(), "{} is missing: run scripts/test, which creates the venv with moto", moto_bin.display());
-        let port = free_port();
+        // Port 0: moto binds a free port itself and names it (a port picked here and
+        // bound later by moto could be picked by a test running beside this one too).
         let mut moto = Command::new(&moto_bin);
-        moto.args(["-H", "127.0.0.1", "-p", &port.to_string()]).stdout(Stdio::null()).stderr(Stdio::null());
+        moto.args(["-H", "127.0.0.1", "-p", "0"]).stdout(Stdio::null()).stderr(Stdio::piped());
         if let Some(n) = opts.auth_after {
             moto.env("INITIAL_NO_AUTH_ACTION_COUNT", n.to_string());
         }
-        let moto = moto.spawn().expect("start moto_server");
-        let moto_url = format!("http://127.0.0.1:{port}");
+        let mut moto = moto.spawn().expect("start moto_server");
+        let moto_url = moto_listening(&mut moto);
 
         let home = tempfile::tempdir().unwrap();
         let log = home.path().join("proxy.log");
