@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use mfa_tray_core::channel::{self, Answer, Ask, Peer, MAX_WAITING};
+use mfa_tray_core::channel::{self, Answer, Ask, Context, Peer};
 use mfa_tray_core::credentials::{format_time, TempCredentials};
 use mfa_tray_core::engine::{CodeNeeded, ForTool, Memory, TOOL_MARGIN};
 use mfa_tray_core::env::OsEnvironment;
@@ -29,13 +29,34 @@ const RECHECK: Duration = Duration::from_secs(1);
 pub struct Asks {
     inner: Mutex<Inner>,
     changed: Condvar,
-    /// One `mfa_process` run per account at a time (AWS takes each code once).
-    gates: Mutex<HashMap<String, Arc<Mutex<()>>>>,
+    /// One `mfa_process` run per account at a time (AWS takes each code once), and one
+    /// engine call per profile and context (one AssumeRole however many tools ask).
+    gates: Mutex<HashMap<String, Arc<Mutex<Flight>>>>,
+}
+
+/// What went through a gate last: a failure is shared with those who waited for it
+/// (forty tools behind an unreachable STS or a YubiKey nobody touches fail together,
+/// not one after another).
+#[derive(Default)]
+struct Flight {
+    failed: Option<(Instant, Error)>,
+}
+
+impl Flight {
+    /// The failure of a call that ended after `since` (while the caller waited).
+    fn failed_since(&self, since: Instant) -> Option<Error> {
+        self.failed.as_ref().filter(|(at, _)| *at > since).map(|(_, e)| e.clone())
+    }
+
+    /// Records how a call ended.
+    fn ended<T>(&mut self, result: &Result<T, Error>) {
+        self.failed = result.as_ref().err().map(|e| (Instant::now(), e.clone()));
+    }
 }
 
 #[derive(Default)]
 struct Inner {
-    /// Credentials kept for tools, by profile.
+    /// Credentials kept for tools, by what defines them.
     memory: Memory,
     /// Accounts whose code is awaited, in the order asked.
     open: Vec<Open>,
@@ -52,7 +73,16 @@ struct Open {
     outcome: Option<Outcome>,
     /// The requests waiting on it, with their tools (as in `ask.tools`).
     waiters: Vec<u64>,
+    /// The region and endpoint variables of the tool that asked first: the code's MFA
+    /// session is made with them.
+    vars: Vars,
+    /// The key of the MFA session the code makes ([`CodeNeeded::session_key`]): tools
+    /// whose session would work elsewhere (another partition, another STS endpoint) wait
+    /// on an ask of their own.
+    session_key: String,
 }
+
+type Vars = std::collections::BTreeMap<String, String>;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Outcome {
@@ -70,7 +100,6 @@ enum Waited {
     Settled(Outcome),
     TimedOut,
     ToolGone,
-    TooMany,
 }
 
 /// What a waiting request finds when it looks around.
@@ -106,9 +135,15 @@ impl Asks {
         !self.list(false).is_empty()
     }
 
-    /// The code for `account` arrived (its session is in memory): its tools go on.
+    /// An MFA session for `account` appeared in the file: its tools look again.
     fn given(&self, account: &str) {
         self.settle(|o| o.ask.account == account, Outcome::Given);
+    }
+
+    /// The code of the ask whose session is kept under `session_key` arrived: its
+    /// tools go on.
+    fn given_for(&self, session_key: &str) {
+        self.settle(|o| o.session_key == session_key, Outcome::Given);
     }
 
     fn settle(&self, which: impl Fn(&Open) -> bool, outcome: Outcome) -> usize {
@@ -122,35 +157,41 @@ impl Asks {
         n
     }
 
+    /// The endpoint variables and session key of the first open ask for `account`: a
+    /// code typed for the account answers that one.
+    fn first_ask(&self, account: &str) -> Option<(Vars, String)> {
+        lock(&self.inner).open.iter().find(|o| o.outcome.is_none() && o.ask.account == account).map(|o| (o.vars.clone(), o.session_key.clone()))
+    }
+
     fn memory(&self) -> Memory {
         lock(&self.inner).memory.clone()
     }
 
-    fn remember(&self, profile: &str, creds: &TempCredentials) {
+    fn remember(&self, key: &str, creds: &TempCredentials) {
         let mut inner = lock(&self.inner);
         let now = time::OffsetDateTime::now_utc();
         inner.memory.retain(|_, c| c.expiration > now);
-        inner.memory.insert(profile.to_owned(), creds.clone());
+        inner.memory.insert(key.to_owned(), creds.clone());
     }
 
-    fn gate(&self, account: &str) -> Arc<Mutex<()>> {
-        lock(&self.gates).entry(account.to_owned()).or_default().clone()
+    fn gate(&self, key: &str) -> Arc<Mutex<Flight>> {
+        let mut gates = lock(&self.gates);
+        // Gates nobody holds or waits for go (the map holds the only reference).
+        gates.retain(|_, g| Arc::strong_count(g) > 1);
+        gates.entry(key.to_owned()).or_default().clone()
     }
 
     /// Waits for a code for `need`, asked by `tool`; `raise` shows the window when this
     /// is a new ask; `check` is asked every [`RECHECK`] (without the lock).
-    fn wait(&self, need: &CodeNeeded, tool: &str, timeout: Duration, raise: impl FnOnce(), check: impl Fn() -> Check) -> Waited {
+    fn wait(&self, need: &CodeNeeded, vars: &Vars, tool: &str, timeout: Duration, raise: impl FnOnce(), check: impl Fn() -> Check) -> Waited {
         let mut inner = lock(&self.inner);
-        if inner.open.iter().map(|o| o.waiters.len()).sum::<usize>() >= MAX_WAITING {
-            return Waited::TooMany;
-        }
         inner.next += 2;
         let me = inner.next;
-        let (open_id, new) = match inner.open.iter_mut().find(|o| o.outcome.is_none() && o.ask.account == need.account) {
+        let (open_id, new) = match inner.open.iter_mut().find(|o| o.outcome.is_none() && o.session_key == need.session_key) {
             Some(o) => (o.id, false),
             None => {
                 let ask = Ask { account: need.account.clone(), mfa_serial: need.mfa_serial.clone(), profiles: vec![], tools: vec![] };
-                inner.open.push(Open { id: me + 1, ask, shown: false, outcome: None, waiters: vec![] });
+                inner.open.push(Open { id: me + 1, ask, shown: false, outcome: None, waiters: vec![], vars: vars.clone(), session_key: need.session_key.clone() });
                 (me + 1, true)
             }
         };
@@ -201,36 +242,65 @@ impl Asks {
 }
 
 /// Answers a tool's request for `profile`'s credentials (on a channel thread; it may
-/// wait for a code). The tool is named by what started the asking process, as the tray
-/// finds it; the client's own word only where the system does not say.
-pub fn credentials<R: Runtime>(app: &AppHandle<R>, profile: &str, tool: &str, peer: &Peer) -> Answer {
+/// wait for a code), for the files and variables the tool resolved (`context`): only for
+/// the tray's own files (else the tool answers on its own), with the tool's region and
+/// endpoints. The tool is named by what started the asking process, as the tray finds
+/// it; the client's own word only where the system does not say.
+pub fn credentials<R: Runtime>(app: &AppHandle<R>, profile: &str, tool: &str, context: &Context, peer: &Peer) -> Answer {
     let state = app.state::<AppState>();
     let tool = peer.label().unwrap_or_else(|| tool.chars().filter(|c| c.is_alphanumeric() || " ._-+@:()".contains(*c)).take(80).collect());
     let timeout = channel::ask_timeout(&OsEnvironment);
+    let differ = Context::of(&OsEnvironment, &state.engine().files).other_files(context);
+    if !differ.is_empty() {
+        let message = format!("the tray answers for other files than {tool} reads: {}", differ.join("; "));
+        return Error::new(ErrorKind::BadInput, "other_files", message).into();
+    }
+    // One engine call at a time per profile and context: tools asking at once for a role
+    // not in memory make one AssumeRole, and the others find its result.
+    let gate_key = format!("tool\0{profile}\0{}", serde_json::to_string(&context.vars).unwrap_or_default());
     // Ready at once, or after one code.
     for _ in 0..2 {
-        let engine = state.engine();
-        let need = match tauri::async_runtime::block_on(engine.for_tool(profile, &state.asks.memory())) {
-            Ok(ForTool::Ready(creds)) => {
-                state.asks.remember(profile, &creds);
+        let engine = state.engine().with_endpoint_vars(context.vars.clone());
+        let ready = {
+            let (gate, since) = (state.asks.gate(&gate_key), Instant::now());
+            let mut flight = lock(&gate);
+            if let Some(e) = flight.failed_since(since) {
+                return e.into();
+            }
+            let result = tauri::async_runtime::block_on(engine.for_tool(profile, &state.asks.memory()));
+            flight.ended(&result);
+            match result {
+                Ok(ForTool::Ready { creds, key }) => {
+                    state.asks.remember(&key, &creds);
+                    Ok(creds)
+                }
+                Ok(ForTool::NeedCode(need)) => Err(need),
+                Err(e) => return e.into(),
+            }
+        };
+        let need = match ready {
+            Ok(creds) => {
                 return Answer::Credentials {
                     access_key_id: creds.access_key_id.clone(),
                     secret_access_key: creds.secret_access_key.clone(),
                     session_token: creds.session_token.clone(),
                     expiration: format_time(creds.expiration),
-                };
+                }
             }
-            Ok(ForTool::NeedCode(need)) => need,
-            Err(e) => return e.into(),
+            Err(need) => need,
         };
         if let Some(command) = &need.mfa_process {
             // The profile's command gives the code: nobody is asked. One run per account
             // at a time; a request that waited for another's finds its session.
-            let gate = state.asks.gate(&need.account);
-            let _one = lock(&gate);
+            let (gate, since) = (state.asks.gate(&format!("code\0{}", need.session_key)), Instant::now());
+            let mut flight = lock(&gate);
+            if let Some(e) = flight.failed_since(since) {
+                return e.into();
+            }
             let now = time::OffsetDateTime::now_utc();
-            if !state.asks.memory().get(&need.account).is_some_and(|c| c.expiration - now > TOOL_MARGIN) {
-                let got = mfa_tray_core::mfa_process::code(&need.account, command).and_then(|code| session(app, &need.account, &code));
+            if state.asks.memory().get(&need.session_key).is_none_or(|c| c.expiration - now <= TOOL_MARGIN) {
+                let got = mfa_tray_core::mfa_process::code(&need.account, command, &need.mfa_serial, &engine.files.credentials).and_then(|code| session(app, &engine, &need.account, &code));
+                flight.ended(&got);
                 if let Err(e) = got {
                     return e.into();
                 }
@@ -248,7 +318,7 @@ pub fn credentials<R: Runtime>(app: &AppHandle<R>, profile: &str, tool: &str, pe
             }
         };
         let no = |code: &'static str, message: String| Answer::from(Error::new(ErrorKind::BadInput, code, message));
-        match state.asks.wait(&need, &tool, timeout, || window::open_for_asks(app), check) {
+        match state.asks.wait(&need, &context.vars, &tool, timeout, || window::open_for_asks(app), check) {
             Waited::Settled(Outcome::Given) => continue,
             Waited::Settled(Outcome::Cancelled) => return no("cancelled", format!("{tool} asked for {profile}, and the MFA code was cancelled in mfa-tray's window")),
             Waited::Settled(Outcome::Closed) => return no("cancelled", format!("{tool} asked for {profile}, and mfa-tray's window was closed without a code")),
@@ -256,7 +326,6 @@ pub fn credentials<R: Runtime>(app: &AppHandle<R>, profile: &str, tool: &str, pe
                 return no("ask_timeout", format!("{tool} asked for {profile}, and no MFA code for {} was typed within {} s (MFA_TRAY_ASK_TIMEOUT)", need.account, timeout.as_secs()))
             }
             Waited::ToolGone => return no("gone", "the tool stopped waiting".to_owned()),
-            Waited::TooMany => return no("busy", format!("{MAX_WAITING} tools already wait for an MFA code; try again once one is typed")),
         }
     }
     Error::new(ErrorKind::AwsRefused, "code_required", format!("{profile} still needs an MFA code after one was given; try again")).into()
@@ -273,18 +342,22 @@ pub fn give_code<R: Runtime>(app: &AppHandle<R>, account: &str, code: &str) -> A
         Ok(code) => code,
         Err(e) => return Error::bad_input("bad_code", format!("{e}")).into(),
     };
-    match session(app, account, &code) {
+    // The session is made with the endpoint variables of the tools that asked first.
+    let Some((vars, session_key)) = state.asks.first_ask(account) else {
+        return Error::bad_input("no_ask", format!("no tool waits for a code for {account} any more")).into();
+    };
+    match session(app, &state.engine().with_endpoint_vars(vars), account, &code) {
         Ok(()) => {
-            state.asks.given(account);
+            state.asks.given_for(&session_key);
             Answer::Ok { message: format!("Code accepted for {account}: the tools that asked have their credentials.") }
         }
         Err(e) => e.into(),
     }
 }
 
-fn session<R: Runtime>(app: &AppHandle<R>, account: &str, code: &MfaCode) -> Result<(), Error> {
+fn session<R: Runtime>(app: &AppHandle<R>, engine: &mfa_tray_core::Engine, account: &str, code: &MfaCode) -> Result<(), Error> {
     let state = app.state::<AppState>();
-    let creds = tauri::async_runtime::block_on(state.engine().session_for_tools(account, code))?;
-    state.asks.remember(account, &creds);
+    let (creds, key) = tauri::async_runtime::block_on(engine.session_for_tools(account, code))?;
+    state.asks.remember(&key, &creds);
     Ok(())
 }

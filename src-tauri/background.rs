@@ -127,9 +127,9 @@ async fn auto_login<R: Runtime>(app: &AppHandle<R>, snap: &mfa_tray_core::Snapsh
 
 /// The code `process` prints for `profile`, run off the async threads (it may wait up to
 /// 30 s, or for the next TOTP step).
-pub async fn code_from_process(profile: &str, process: &str) -> Result<mfa_tray_core::types::MfaCode, mfa_tray_core::Error> {
+pub async fn code_from_process(engine: std::sync::Arc<mfa_tray_core::Engine>, profile: &str, process: &str) -> Result<mfa_tray_core::types::MfaCode, mfa_tray_core::Error> {
     let (profile, process) = (profile.to_owned(), process.to_owned());
-    tokio::task::spawn_blocking(move || mfa_tray_core::mfa_process::code(&profile, &process))
+    tokio::task::spawn_blocking(move || engine.process_code(&profile, &process))
         .await
         .unwrap_or_else(|e| Err(mfa_tray_core::Error::bad_input("mfa_process", e.to_string())))
 }
@@ -141,7 +141,7 @@ pub async fn login_with_process<R: Runtime>(app: &AppHandle<R>, profile: &str, p
     if !lock(&state.logging_in).insert(profile.to_owned()) {
         return false;
     }
-    let result = match code_from_process(profile, process).await {
+    let result = match code_from_process(state.engine(), profile, process).await {
         Ok(code) => state.engine().login(profile, &code, None).await,
         Err(e) => Err(e),
     };

@@ -302,7 +302,7 @@ async fn execute(command: Command, out: &Printer) -> Result<ExitCode, Error> {
                     let snap = engine.snapshot()?;
                     let p = snap.profiles.session(&profile);
                     match p.and_then(|p| p.mfa_process.as_deref()) {
-                        Some(command) => code_from(&profile, command)?,
+                        Some(command) => code_from(&engine, &profile, command)?,
                         None => ask_code(&profile, &p.map_or("your MFA device".to_owned(), |p| p.mfa_serial.to_string()))?,
                     }
                 }
@@ -318,7 +318,7 @@ async fn execute(command: Command, out: &Printer) -> Result<ExitCode, Error> {
                 eprintln!("Assuming {role} {}.", plan.reason);
                 let process = engine.snapshot()?.profiles.role(&role).and_then(|r| r.mfa_process.clone());
                 code = Some(match process {
-                    Some(command) => code_from(&role, &command)?,
+                    Some(command) => code_from(&engine, &role, &command)?,
                     None => ask_code(&role, plan.mfa_serial.as_str())?,
                 });
             }
@@ -342,7 +342,7 @@ async fn execute(command: Command, out: &Printer) -> Result<ExitCode, Error> {
             if print {
                 println!("{}", link.url.expose());
             } else {
-                mfa_tray_core::console::open_in_browser(&link.url).map_err(|e| Error::new(ErrorKind::LocalFile, "browser", format!("cannot open the browser ({e}); use --print and open the link yourself")))?;
+                mfa_tray_core::console::open_in_browser(&OsEnvironment, &link.url).map_err(|e| Error::new(ErrorKind::LocalFile, "browser", format!("cannot open the browser ({e}); use --print and open the link yourself")))?;
             }
             let what = if print { "The link signs in" } else { "Opened the AWS console in your browser, signed in" };
             eprintln!("{what} as {role}, {}; the console session lasts {}.", link.how, out.until(link.expires));
@@ -536,44 +536,21 @@ fn print_json(value: &impl serde::Serialize) {
     }
 }
 
-/// The code a profile's `mfa_process` prints.
 /// `credential_process`: stdout carries the JSON and nothing else; what is for people
 /// goes to stderr (botocore shows it when the call fails).
 async fn credential_process(engine: &Engine, profile: &str) -> Result<(), Error> {
-    use mfa_tray_core::channel::{self, Answer, Request};
     use mfa_tray_core::engine::{process_json, ForTool, Memory};
     let tool = asking_tool();
-    if let Some(path) = channel::socket_path(&OsEnvironment) {
-        let request = Request::Credentials { profile: profile.to_owned(), tool: tool.clone() };
-        let wait = channel::ask_timeout(&OsEnvironment) + Duration::from_secs(30);
-        match channel::request_within(&path, &request, wait) {
-            Ok(Answer::Credentials { access_key_id, secret_access_key, session_token, expiration }) => {
-                let expiration = mfa_tray_core::credentials::parse_time(&expiration)
-                    .ok_or_else(|| Error::new(ErrorKind::LocalFile, "tray", "the tray's answer has no expiry".to_owned()))?;
-                let creds = mfa_tray_core::credentials::TempCredentials { access_key_id, secret_access_key, session_token, expiration };
-                println!("{}", process_json(&creds).expose());
-                return Ok(());
-            }
-            Ok(Answer::Error { code, message, .. }) if code == "bad_request" => {
-                return Err(Error::new(ErrorKind::LocalFile, "tray", format!("the running tray is older than this mfa-tray ({message}): restart it")))
-            }
-            Ok(Answer::Error { message, kind, .. }) => return Err(Error::new(kind.unwrap_or(ErrorKind::LocalFile), "tray", message)),
-            Ok(_) => return Err(Error::new(ErrorKind::LocalFile, "tray", "the tray answered something else; is it an older version? restart it".to_owned())),
-            // No tray (or a socket directory open to others, where no tray of ours
-            // listens): on our own.
-            Err(e) if matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused | std::io::ErrorKind::PermissionDenied) => {}
-            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
-                let why = format!("the tray at {} did not answer within {} s (MFA_TRAY_ASK_TIMEOUT + 30 s)", path.display(), wait.as_secs());
-                return Err(Error::new(ErrorKind::LocalFile, "tray", why));
-            }
-            Err(e) => return Err(Error::new(ErrorKind::LocalFile, "tray", format!("the tray at {} did not answer ({e})", path.display()))),
-        }
+    if let Some(creds) = from_tray(engine, profile, &tool)? {
+        println!("{}", process_json(&creds).expose());
+        return Ok(());
     }
     let creds = match engine.for_tool(profile, &Memory::new()).await? {
-        ForTool::Ready(creds) => creds,
+        ForTool::Ready { creds, .. } => creds,
         ForTool::NeedCode(need) => {
             let code = match &need.mfa_process {
-                Some(command) => mfa_tray_core::mfa_process::code(&need.account, command)?,
+                // Tools asking at once take turns, and never send AWS one code twice.
+                Some(command) => mfa_tray_core::mfa_process::code(&need.account, command, &need.mfa_serial, &engine.files.credentials)?,
                 None => code_on_terminal(&tool, &need)?,
             };
             engine.for_tool_with_code(profile, &code).await?
@@ -581,6 +558,48 @@ async fn credential_process(engine: &Engine, profile: &str) -> Result<(), Error>
     };
     println!("{}", process_json(&creds).expose());
     Ok(())
+}
+
+/// Credentials from the running tray, for this process's files and variables; `None`
+/// when there is no tray, it reads other files, or what it handed over has less than
+/// [`TOOL_MARGIN`] left (the caller then answers on its own, as without a tray).
+fn from_tray(engine: &Engine, profile: &str, tool: &str) -> Result<Option<mfa_tray_core::credentials::TempCredentials>, Error> {
+    use mfa_tray_core::channel::{self, Answer, Context, Request};
+    use mfa_tray_core::engine::TOOL_MARGIN;
+    let Some(path) = channel::socket_path(&OsEnvironment) else { return Ok(None) };
+    let context = Context::of(&OsEnvironment, &engine.files);
+    let request = Request::Credentials { profile: profile.to_owned(), tool: tool.to_owned(), context };
+    let wait = channel::ask_timeout(&OsEnvironment) + Duration::from_secs(30);
+    match channel::request_within(&path, &request, wait) {
+        Ok(Answer::Credentials { access_key_id, secret_access_key, session_token, expiration }) => {
+            let expiration = mfa_tray_core::credentials::parse_time(&expiration)
+                .ok_or_else(|| Error::new(ErrorKind::LocalFile, "tray", "the tray's answer has no expiry".to_owned()))?;
+            let left = expiration - OffsetDateTime::now_utc();
+            if left < TOOL_MARGIN {
+                // botocore insists on 10 minutes and refreshes at 15: fresh ones, then.
+                eprintln!("mfa-tray: the tray's credentials for {profile} have {} left; getting fresh ones here", human_duration(left.try_into().unwrap_or_default()));
+                return Ok(None);
+            }
+            Ok(Some(mfa_tray_core::credentials::TempCredentials { access_key_id, secret_access_key, session_token, expiration }))
+        }
+        Ok(Answer::Error { code, message, .. }) if code == "other_files" => {
+            eprintln!("mfa-tray: {message}; answering here instead");
+            Ok(None)
+        }
+        Ok(Answer::Error { code, message, .. }) if code == "bad_request" => {
+            Err(Error::new(ErrorKind::LocalFile, "tray", format!("the running tray is older than this mfa-tray ({message}): restart it")))
+        }
+        Ok(Answer::Error { message, kind, .. }) => Err(Error::new(kind.unwrap_or(ErrorKind::LocalFile), "tray", message)),
+        Ok(_) => Err(Error::new(ErrorKind::LocalFile, "tray", "the tray answered something else; is it an older version? restart it".to_owned())),
+        // No tray (or a socket directory open to others, or a listener of another user,
+        // where no tray of ours listens): on our own.
+        Err(e) if matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused | std::io::ErrorKind::PermissionDenied) => Ok(None),
+        Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
+            let why = format!("the tray at {} did not answer within {} s (MFA_TRAY_ASK_TIMEOUT + 30 s)", path.display(), wait.as_secs());
+            Err(Error::new(ErrorKind::LocalFile, "tray", why))
+        }
+        Err(e) => Err(Error::new(ErrorKind::LocalFile, "tray", format!("the tray at {} did not answer ({e})", path.display()))),
+    }
 }
 
 /// Asks on the terminal itself (`/dev/tty`): botocore keeps a credential_process's
@@ -627,9 +646,10 @@ fn asking_tool() -> String {
     mfa_tray_core::channel::parent_label(std::process::id()).unwrap_or_else(|| "a program".to_owned())
 }
 
-fn code_from(profile: &str, command: &str) -> Result<MfaCode, Error> {
+/// The code a profile's `mfa_process` prints.
+fn code_from(engine: &Engine, profile: &str, command: &str) -> Result<MfaCode, Error> {
     eprintln!("Taking the code for {profile} from its mfa_process.");
-    mfa_tray_core::mfa_process::code(profile, command)
+    engine.process_code(profile, command)
 }
 
 /// Asks for a code on the terminal, or reads a line from a pipe.

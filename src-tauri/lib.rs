@@ -84,7 +84,7 @@ fn listen<R: tauri::Runtime>(app: &tauri::AppHandle<R>) {
                 Err(e) => Answer::from(e),
             }
         }
-        Request::Credentials { profile, tool } => asks::credentials(&handle, &profile, &tool, peer),
+        Request::Credentials { profile, tool, context } => asks::credentials(&handle, &profile, &tool, &context, peer),
         Request::Asks => Answer::Asks { asks: handle.state::<state::AppState>().asks.list(true) },
         Request::GiveCode { account, code } => asks::give_code(&handle, &account, &code),
         Request::Cancel { account } => {

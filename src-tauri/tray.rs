@@ -238,7 +238,7 @@ fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str) {
                 let engine = app.state::<AppState>().engine();
                 let opened = match engine.console(&role, None, None, None).await {
                     // The opener may wait for the browser: off the async threads.
-                    Ok(link) => tauri::async_runtime::spawn_blocking(move || mfa_tray_core::console::open_in_browser(&link.url))
+                    Ok(link) => tauri::async_runtime::spawn_blocking(move || mfa_tray_core::console::open_in_browser(&mfa_tray_core::env::OsEnvironment, &link.url))
                         .await
                         .map_err(|e| e.to_string())
                         .and_then(|r| r.map_err(|e| format!("cannot open the browser ({e})"))),
@@ -293,7 +293,7 @@ fn switch_role<R: Runtime>(app: AppHandle<R>, role: String) {
             }
             Ok(plan) => match engine.snapshot().ok().and_then(|snap| snap.profiles.role(&role).and_then(|r| r.mfa_process.clone())) {
                 Some(process) => {
-                    let result = match crate::background::code_from_process(&role, &process).await {
+                    let result = match crate::background::code_from_process(engine.clone(), &role, &process).await {
                         Ok(code) => engine.assume(&role, Some(&code), None, None).await.map(drop),
                         Err(e) => Err(e),
                     };

@@ -28,7 +28,21 @@ pub struct Endpoints {
     pub iam: Option<String>,
 }
 
+/// The environment variables [`Endpoints::resolve`] reads: with the profile, all that
+/// decides where a request goes. A tool's request to the tray carries them.
+pub const ENDPOINT_VARS: &[&str] = &["AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_STS", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_IAM"];
+
 impl Endpoints {
+    /// The partition whose credentials work at these endpoints: a custom STS endpoint
+    /// is a world of its own; otherwise the region's partition (credentials from one
+    /// region work in every region of its partition).
+    pub fn realm(&self) -> String {
+        match &self.sts {
+            Some(url) => format!("endpoint {url}"),
+            None => partition_of_region(&self.region).to_owned(),
+        }
+    }
+
     /// Resolves as the AWS SDKs do: `AWS_REGION`, `AWS_DEFAULT_REGION`, then the
     /// profile's `region`, then us-east-1; for endpoints `AWS_ENDPOINT_URL_<SERVICE>`,
     /// then `AWS_ENDPOINT_URL`, then the profile's `endpoint_url`.
@@ -43,6 +57,12 @@ impl Endpoints {
         };
         Endpoints { region, sts: endpoint("AWS_ENDPOINT_URL_STS"), s3: endpoint("AWS_ENDPOINT_URL_S3"), iam: endpoint("AWS_ENDPOINT_URL_IAM") }
     }
+}
+
+/// The partition a region belongs to, by the prefixes AWS gives them.
+pub fn partition_of_region(region: &str) -> &'static str {
+    const PREFIXES: &[(&str, &str)] = &[("cn-", "aws-cn"), ("us-gov-", "aws-us-gov"), ("us-isob-", "aws-iso-b"), ("us-iso-", "aws-iso"), ("eu-isoe-", "aws-iso-e"), ("us-isof-", "aws-iso-f"), ("eusc-", "aws-eusc")];
+    PREFIXES.iter().find(|(p, _)| region.starts_with(p)).map_or("aws", |(_, partition)| partition)
 }
 
 /// Checks a region name before it goes into a profile or a host name.

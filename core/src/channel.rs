@@ -28,12 +28,14 @@ const MAX_MESSAGE: u64 = 64 * 1024;
 /// How long either side waits for the other, for a whole request or answer (a request
 /// that waits for a code says how long it waits: [`request_within`]).
 const TIMEOUT: Duration = Duration::from_secs(10);
-/// Connections served at once; more are closed at once (one user's own programs only,
-/// but none of them may wear the tray down). Tools waiting for a code hold one each, and
-/// the tray lets at most [`MAX_WAITING`] wait, so the window's code always gets through.
-const MAX_CLIENTS: usize = 32;
-/// Credential requests that may wait for a code at once.
-pub const MAX_WAITING: usize = 16;
+/// Connections served at once, a thread each (one user's own programs only, but none
+/// of them may wear the tray down). More wait to be taken, queued by the system: a
+/// client is delayed, never turned away.
+const MAX_CONNECTIONS: usize = 256;
+/// Of those, tool requests, which may wait minutes for a code: the rest stay free for
+/// the window, so its code always gets through however many tools wait. A tool request
+/// beyond this many is answered "busy".
+pub const MAX_TOOLS: usize = 192;
 
 /// What a client asks the tray.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,6 +55,8 @@ pub enum Request {
         profile: String,
         /// The asking program, for people ("aws (pid 4242)").
         tool: String,
+        /// Everything else that decides the answer, as the asking process found it.
+        context: Context,
     },
     /// Which tools wait for a code (the window shows them).
     Asks,
@@ -68,6 +72,62 @@ pub enum Request {
         /// The account, or every one.
         account: Option<String>,
     },
+}
+
+/// What decides a tool's answer besides the profile's name, as the asking process
+/// resolved it: the AWS files botocore would read for it, the settings file (the
+/// long-term suffix), and the variables that choose regions and endpoints
+/// ([`crate::aws::ENDPOINT_VARS`]). The tray answers only for its own files, and with
+/// the tool's variables.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Context {
+    /// The config file (`AWS_CONFIG_FILE`, else `~/.aws/config`), absolute.
+    pub config_file: PathBuf,
+    /// The credentials file (`AWS_SHARED_CREDENTIALS_FILE`, else `~/.aws/credentials`).
+    pub credentials_file: PathBuf,
+    /// The settings file.
+    pub settings_file: Option<PathBuf>,
+    /// The region and endpoint variables that are set.
+    pub vars: std::collections::BTreeMap<String, String>,
+}
+
+impl Context {
+    /// This process's context, with the AWS files it found.
+    pub fn of(env: &dyn Environment, files: &crate::file::AwsFiles) -> Context {
+        let vars = crate::aws::ENDPOINT_VARS.iter().filter_map(|name| Some(((*name).to_owned(), env.var_str(name)?))).collect();
+        let settings_file = crate::settings::Settings::path(env).map(|p| absolute(&p));
+        Context { config_file: absolute(&files.config), credentials_file: absolute(&files.credentials), settings_file, vars }
+    }
+
+    /// The files of `other` that are not this context's (the same file reached by
+    /// another path counts as the same), for people; empty when all are the same.
+    pub fn other_files(&self, other: &Context) -> Vec<String> {
+        let mut differ = Vec::new();
+        let mut compare = |what: &str, mine: Option<&Path>, theirs: Option<&Path>| {
+            if !matches!((mine, theirs), (Some(a), Some(b)) if same_file(a, b)) && mine != theirs {
+                let shown = |p: Option<&Path>| p.map_or("none".to_owned(), |p| p.display().to_string());
+                differ.push(format!("{what} {} (the tray reads {})", shown(theirs), shown(mine)));
+            }
+        };
+        compare("the config file", Some(&self.config_file), Some(&other.config_file));
+        compare("the credentials file", Some(&self.credentials_file), Some(&other.credentials_file));
+        compare("the settings", self.settings_file.as_deref(), other.settings_file.as_deref());
+        differ
+    }
+}
+
+/// `path` made absolute against the working directory, as a tool started there finds it.
+fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_owned())
+}
+
+/// Whether two paths name one file: the same after symlinks are resolved (for a file
+/// that does not exist yet, its directory's).
+fn same_file(a: &Path, b: &Path) -> bool {
+    let real = |p: &Path| {
+        p.canonicalize().ok().or_else(|| Some(p.parent()?.canonicalize().ok()?.join(p.file_name()?))).unwrap_or_else(|| p.to_owned())
+    };
+    a == b || real(a) == real(b)
 }
 
 /// A tool waiting for a code.
@@ -140,15 +200,33 @@ struct Envelope<T> {
     body: T,
 }
 
-/// Where the tray's socket is.
+/// The user's private directory for what mfa-tray keeps while it runs (the tray's
+/// socket, the console's forwarding pages): `$XDG_RUNTIME_DIR/mfa-tray`; without that
+/// variable (cron, `su`, some IDEs and SSH sessions) `/run/user/UID/mfa-tray` when
+/// `/run/user/UID` is the user's and closed to others, as the desktop session's is;
+/// else the settings directory. The tray and every client of it find the same one.
 #[cfg(unix)]
-pub fn socket_path(env: &dyn Environment) -> Option<PathBuf> {
-    let dir = env
-        .var_path("XDG_RUNTIME_DIR")
+pub fn private_dir(env: &dyn Environment) -> Option<PathBuf> {
+    env.var_path("XDG_RUNTIME_DIR")
+        .or_else(|| user_runtime_dir(Path::new("/run/user"), crate::file::euid()))
         .map(|d| d.join("mfa-tray"))
         .or_else(|| env.var_path(CONFIG_DIR_VAR))
-        .or_else(|| env.config_dir().map(|d| d.join("mfa-tray")))?;
-    Some(dir.join("tray.sock"))
+        .or_else(|| env.config_dir().map(|d| d.join("mfa-tray")))
+}
+
+/// `BASE/UID` if it is a directory (not a link) of user `uid`, closed to others.
+#[cfg(unix)]
+fn user_runtime_dir(base: &Path, uid: u32) -> Option<PathBuf> {
+    use std::os::unix::fs::MetadataExt;
+    let dir = base.join(uid.to_string());
+    let meta = std::fs::symlink_metadata(&dir).ok()?;
+    (meta.is_dir() && meta.uid() == uid && meta.mode() & 0o077 == 0).then_some(dir)
+}
+
+/// Where the tray's socket is: `tray.sock` in [`private_dir`].
+#[cfg(unix)]
+pub fn socket_path(env: &dyn Environment) -> Option<PathBuf> {
+    Some(private_dir(env)?.join("tray.sock"))
 }
 
 /// Where the tray's named pipe is: `\\.\pipe\mfa-tray-SID-SESSION-HASH`, one per user,
@@ -190,6 +268,11 @@ pub fn request_within(path: &Path, request: &Request, wait: Duration) -> io::Res
         _ => {}
     }
     let mut stream = std::os::unix::net::UnixStream::connect(path)?;
+    // The tray checks who asks; the client checks who answers, as the answer may be
+    // credentials it hands on.
+    if peer_cred(&stream)?.0 != crate::file::euid() {
+        return Err(io::Error::new(io::ErrorKind::PermissionDenied, format!("{} is answered by a program of another user, not your tray", path.display())));
+    }
     stream.set_read_timeout(Some(wait.max(TIMEOUT)))?;
     stream.set_write_timeout(Some(TIMEOUT))?;
     stream.write_all(request_line(request)?.as_bytes())?;
@@ -202,9 +285,11 @@ pub fn request_within(path: &Path, request: &Request, wait: Duration) -> io::Res
 /// for a code waits longer than the tray does).
 #[cfg(windows)]
 pub fn request_within(path: &Path, request: &Request, wait: Duration) -> io::Result<Answer> {
-    let mut pipe = pipe::connect(path)?;
+    // A tray serving all the connections it takes is waited for, as on Unix.
+    let deadline = std::time::Instant::now() + wait.max(TIMEOUT);
+    let mut pipe = pipe::connect(path, deadline)?;
     pipe.write_all(request_line(request)?.as_bytes())?;
-    let line = pipe::read_line(&mut pipe, std::time::Instant::now() + wait.max(TIMEOUT))?;
+    let line = pipe::read_line(&mut pipe, deadline)?;
     parse_answer(&String::from_utf8_lossy(&line))
 }
 
@@ -278,9 +363,18 @@ pub fn process_label(pid: u32) -> Option<String> {
 /// What the tray does with each request.
 type Handler = dyn Fn(Request, &Peer) -> Answer + Send + Sync;
 
-/// The answer line to a request line.
-fn answer_line(line: &str, peer: &Peer, handle: &Handler) -> Option<String> {
+/// The answer line to a request line. A tool's request takes one of the
+/// [`MAX_TOOLS`] places for tools while it is answered.
+fn answer_line(line: &str, peer: &Peer, handle: &Handler, slots: &Slots) -> Option<String> {
     let answer = match serde_json::from_str::<Envelope<Request>>(line) {
+        Ok(Envelope { v: VERSION, body: body @ Request::Credentials { .. } }) => match slots.tool() {
+            Some(_place) => handle(body, peer),
+            None => Answer::Error {
+                code: "busy".into(),
+                message: format!("{MAX_TOOLS} tools already wait for the tray; try again once a code is typed"),
+                kind: Some(crate::error::ErrorKind::LocalFile),
+            },
+        },
         Ok(Envelope { v: VERSION, body }) => handle(body, peer),
         Ok(Envelope { v, .. }) => Answer::Error { code: "version".into(), message: format!("this tray speaks version {VERSION} of its channel, not {v}; restart the tray"), kind: None },
         Err(_) => Answer::Error { code: "bad_request".into(), message: "not a request this tray understands".into(), kind: None },
@@ -290,22 +384,68 @@ fn answer_line(line: &str, peer: &Peer, handle: &Handler) -> Option<String> {
     Some(out)
 }
 
-/// Runs `serve` on a thread of its own, unless [`MAX_CLIENTS`] are served already (the
-/// connection `serve` holds is then closed unanswered).
-fn serve_in_turn(busy: &std::sync::Arc<std::sync::atomic::AtomicUsize>, serve: impl FnOnce() + Send + 'static) {
-    use std::sync::atomic::Ordering;
-    if busy.fetch_add(1, Ordering::SeqCst) >= MAX_CLIENTS {
-        busy.fetch_sub(1, Ordering::SeqCst);
-        return;
+/// The places the tray serves in: [`MAX_CONNECTIONS`] connections, [`MAX_TOOLS`] of
+/// them tools.
+#[derive(Default)]
+struct Slots {
+    /// Connections and tools being served.
+    taken: std::sync::Mutex<(usize, usize)>,
+    freed: std::sync::Condvar,
+}
+
+impl Slots {
+    fn taken(&self) -> std::sync::MutexGuard<'_, (usize, usize)> {
+        self.taken.lock().unwrap_or_else(|e| e.into_inner())
     }
-    let done = busy.clone();
-    let spawned = std::thread::Builder::new().name("mfa-tray-request".into()).spawn(move || {
-        serve();
-        done.fetch_sub(1, Ordering::SeqCst);
+
+    /// Waits for a connection's place.
+    fn connection(self: &std::sync::Arc<Self>) -> ConnectionPlace {
+        let mut taken = self.taken();
+        while taken.0 >= MAX_CONNECTIONS {
+            taken = self.freed.wait(taken).unwrap_or_else(|e| e.into_inner());
+        }
+        taken.0 += 1;
+        ConnectionPlace(self.clone())
+    }
+
+    /// A tool's place, if one is free.
+    fn tool(&self) -> Option<ToolPlace<'_>> {
+        let mut taken = self.taken();
+        (taken.1 < MAX_TOOLS).then(|| {
+            taken.1 += 1;
+            ToolPlace(self)
+        })
+    }
+}
+
+/// A connection's place, held until dropped.
+struct ConnectionPlace(std::sync::Arc<Slots>);
+
+impl Drop for ConnectionPlace {
+    fn drop(&mut self) {
+        self.0.taken().0 -= 1;
+        self.0.freed.notify_all();
+    }
+}
+
+/// A tool's place, held until dropped.
+struct ToolPlace<'a>(&'a Slots);
+
+impl Drop for ToolPlace<'_> {
+    fn drop(&mut self) {
+        self.0.taken().1 -= 1;
+    }
+}
+
+/// Runs `serve` on a thread of its own once a connection's place is free (until then
+/// the caller waits, and new clients queue).
+fn serve_in_turn(slots: &std::sync::Arc<Slots>, serve: impl FnOnce(&Slots) + Send + 'static) {
+    let place = slots.connection();
+    // Without a thread the place is given back at once (dropped with the closure).
+    let _ = std::thread::Builder::new().name("mfa-tray-request".into()).spawn(move || {
+        serve(&place.0);
+        drop(place);
     });
-    if spawned.is_err() {
-        busy.fetch_sub(1, Ordering::SeqCst);
-    }
 }
 
 /// The tray's end of the channel: listens until dropped.
@@ -320,20 +460,10 @@ impl Server {
     /// Listens at `path`, answering each request with `handle` on a thread of its own.
     /// Fails if another tray already answers there.
     pub fn start(path: &Path, handle: impl Fn(Request, &Peer) -> Answer + Send + Sync + 'static) -> io::Result<Server> {
-        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        use std::os::unix::fs::PermissionsExt;
         use std::os::unix::net::UnixListener;
         let dir = path.parent().ok_or_else(|| io::Error::other("no directory for the socket"))?;
-        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
-        // The directory must be ours and closed to others, whatever made it: one of ours
-        // (the settings directory, made 0755 by an older version) is closed first.
-        if let Err(e) = check_private_dir(dir) {
-            use std::os::unix::fs::MetadataExt;
-            if std::fs::metadata(dir)?.uid() != crate::file::euid() {
-                return Err(e);
-            }
-            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
-            check_private_dir(dir)?;
-        }
+        make_private_dir(dir)?;
         if std::os::unix::net::UnixStream::connect(path).is_ok() {
             return Err(io::Error::new(io::ErrorKind::AddrInUse, "another mfa-tray answers on this socket"));
         }
@@ -344,7 +474,7 @@ impl Server {
         let listener = UnixListener::bind(path)?;
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
         let handle = std::sync::Arc::new(handle);
-        let busy = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let slots = std::sync::Arc::new(Slots::default());
         std::thread::Builder::new().name("mfa-tray-channel".into()).spawn(move || {
             for stream in listener.incoming() {
                 let Ok(stream) = stream else {
@@ -353,7 +483,7 @@ impl Server {
                     continue;
                 };
                 let handle = handle.clone();
-                serve_in_turn(&busy, move || serve_one(stream, &*handle));
+                serve_in_turn(&slots, move |slots| serve_one(stream, &*handle, slots));
             }
         })?;
         Ok(Server { path: path.to_owned() })
@@ -365,6 +495,23 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.path);
     }
+}
+
+/// Makes `dir` (and its parents) if need be, 0700, and checks that it is the user's and
+/// closed to others, whatever made it: one of the user's (the settings directory, made
+/// 0755 by an older version) is closed first; another user's is refused.
+#[cfg(unix)]
+pub fn make_private_dir(dir: &Path) -> io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
+    if let Err(e) = check_private_dir(dir) {
+        if std::fs::metadata(dir)?.uid() != crate::file::euid() {
+            return Err(e);
+        }
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+        check_private_dir(dir)?;
+    }
+    Ok(())
 }
 
 #[cfg(unix)]
@@ -428,7 +575,7 @@ fn read_request(mut stream: &std::os::unix::net::UnixStream) -> Option<String> {
 }
 
 #[cfg(unix)]
-fn serve_one(stream: std::os::unix::net::UnixStream, handle: &Handler) {
+fn serve_one(stream: std::os::unix::net::UnixStream, handle: &Handler, slots: &Slots) {
     use std::os::fd::AsRawFd;
     let me = crate::file::euid();
     let peer = match peer_cred(&stream) {
@@ -437,7 +584,7 @@ fn serve_one(stream: std::os::unix::net::UnixStream, handle: &Handler) {
     };
     let _ = stream.set_write_timeout(Some(TIMEOUT));
     let Some(line) = read_request(&stream) else { return };
-    if let Some(out) = answer_line(&line, &peer, handle) {
+    if let Some(out) = answer_line(&line, &peer, handle, slots) {
         let mut stream = stream;
         let _ = stream.write_all(out.as_bytes());
     }
@@ -460,7 +607,7 @@ impl Server {
             _ => e,
         })?;
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let (handle, busy, at, stopped) = (std::sync::Arc::new(handle), std::sync::Arc::default(), path.to_owned(), stop.clone());
+        let (handle, slots, at, stopped) = (std::sync::Arc::new(handle), std::sync::Arc::new(Slots::default()), path.to_owned(), stop.clone());
         std::thread::Builder::new().name("mfa-tray-channel".into()).spawn(move || {
             let mut waiting = first;
             loop {
@@ -479,7 +626,7 @@ impl Server {
                 let client = std::mem::replace(&mut waiting, next);
                 if accepted.is_ok() {
                     let handle = handle.clone();
-                    serve_in_turn(&busy, move || serve_pipe(client, &*handle));
+                    serve_in_turn(&slots, move |slots| serve_pipe(client, &*handle, slots));
                 }
             }
         })?;
@@ -492,12 +639,12 @@ impl Drop for Server {
     fn drop(&mut self) {
         // Wakes the listening thread, which then lets its instance go.
         self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
-        let _ = pipe::connect(&self.path);
+        let _ = pipe::connect(&self.path, std::time::Instant::now() + TIMEOUT);
     }
 }
 
 #[cfg(windows)]
-fn serve_pipe(mut client: std::fs::File, handle: &Handler) {
+fn serve_pipe(mut client: std::fs::File, handle: &Handler, slots: &Slots) {
     use std::os::windows::io::AsRawHandle;
     let pid = pipe::client_pid(&client);
     if !pid.is_some_and(crate::win::runs_as_me) {
@@ -506,7 +653,7 @@ fn serve_pipe(mut client: std::fs::File, handle: &Handler) {
     let peer = Peer { pid, pipe: client.as_raw_handle() };
     let Ok(line) = pipe::read_line(&mut client, std::time::Instant::now() + TIMEOUT) else { return };
     let Ok(line) = String::from_utf8(line) else { return };
-    if let Some(out) = answer_line(&line, &peer, handle) {
+    if let Some(out) = answer_line(&line, &peer, handle, slots) {
         // Closed without DisconnectNamedPipe: the client still reads what was written
         // (no FlushFileBuffers, which would wait without end for a client that never
         // reads).
@@ -537,7 +684,7 @@ mod pipe {
         PIPE_READMODE_BYTE, PIPE_REJECT_REMOTE_CLIENTS, PIPE_TYPE_BYTE, PIPE_UNLIMITED_INSTANCES, PIPE_WAIT,
     };
 
-    use super::{MAX_MESSAGE, TIMEOUT};
+    use super::MAX_MESSAGE;
     use crate::win::check;
 
     const BUFFER: u32 = MAX_MESSAGE as u32;
@@ -608,9 +755,8 @@ mod pipe {
     /// Opens the tray's pipe, waiting while all its instances are busy, and checks that
     /// the program at the other end runs as this user (another user's program could have
     /// taken the name first).
-    pub(super) fn connect(path: &Path) -> io::Result<File> {
+    pub(super) fn connect(path: &Path, deadline: Instant) -> io::Result<File> {
         let name = wide(path);
-        let deadline = Instant::now() + TIMEOUT;
         let pipe = loop {
             // SAFETY: the name is NUL-terminated. Identification only: a server may learn
             // who we are but not act as us.
@@ -683,6 +829,8 @@ mod pipe {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[cfg(unix)]
+    use std::io::BufRead;
     use std::io::Read;
     #[cfg(unix)]
     use std::os::unix::fs::PermissionsExt;
@@ -711,7 +859,7 @@ mod tests {
     }
     #[cfg(windows)]
     fn raw(path: &Path) -> std::fs::File {
-        pipe::connect(path).unwrap()
+        pipe::connect(path, std::time::Instant::now() + TIMEOUT).unwrap()
     }
 
     #[test]
@@ -787,23 +935,121 @@ mod tests {
         drop(server);
     }
 
+    fn tool_request() -> Request {
+        let context = Context { config_file: "/c".into(), credentials_file: "/k".into(), settings_file: None, vars: Default::default() };
+        Request::Credentials { profile: "prod".into(), tool: "test".into(), context }
+    }
+
     #[test]
-    fn idle_clients_cannot_take_more_than_their_share() {
+    fn clients_beyond_the_caps_wait_their_turn_and_tools_never_shut_out_the_window() {
+        use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+        use std::sync::Arc;
         let (_dir, path) = place();
-        let server = Server::start(&path, |_, _| Answer::Ok { message: "pong".into() }).unwrap();
-        // Clients that connect and say nothing hold a slot each, up to the cap...
-        let idle: Vec<_> = (0..MAX_CLIENTS).map(|_| raw(&path)).collect();
-        std::thread::sleep(Duration::from_millis(200));
-        // ... beyond it, a connection is closed at once rather than served.
-        let mut extra = raw(&path);
-        let mut rest = Vec::new();
-        extra.read_to_end(&mut rest).unwrap();
-        assert!(rest.is_empty(), "closed without an answer");
-        // When they go, the slots come back.
-        drop(idle);
-        std::thread::sleep(Duration::from_millis(200));
+        let (waiting, release) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicBool::new(false)));
+        let (w, r) = (waiting.clone(), release.clone());
+        // Tools wait (as for a code) until released; everything else is answered at once.
+        let server = Server::start(&path, move |req, _| {
+            if let Request::Credentials { .. } = req {
+                w.fetch_add(1, Ordering::SeqCst);
+                let start = std::time::Instant::now();
+                while !r.load(Ordering::SeqCst) && start.elapsed() < Duration::from_secs(60) {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                return Answer::Ok { message: "creds".into() };
+            }
+            Answer::Ok { message: "pong".into() }
+        })
+        .unwrap();
+        let tools: Vec<_> = (0..MAX_TOOLS)
+            .map(|_| {
+                let path = path.clone();
+                std::thread::spawn(move || request_within(&path, &tool_request(), Duration::from_secs(90)))
+            })
+            .collect();
+        let start = std::time::Instant::now();
+        while waiting.load(Ordering::SeqCst) < MAX_TOOLS {
+            assert!(start.elapsed() < Duration::from_secs(30), "{} of {MAX_TOOLS} tools reached the tray", waiting.load(Ordering::SeqCst));
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // One tool more is told the tray is busy, and the window still gets through.
+        match request(&path, &tool_request()).unwrap() {
+            Answer::Error { code, .. } => assert_eq!(code, "busy"),
+            other => panic!("{other:?}"),
+        }
         assert_eq!(request(&path, &Request::Ping).unwrap(), Answer::Ok { message: "pong".into() });
+        // Clients that connect and say nothing fill the remaining places...
+        let idle: Vec<_> = (0..MAX_CONNECTIONS - MAX_TOOLS).map(|_| raw(&path)).collect();
+        std::thread::sleep(Duration::from_millis(300));
+        // ... so a request beyond the cap waits its turn instead of being closed unanswered,
+        let queued = {
+            let path = path.clone();
+            std::thread::spawn(move || request(&path, &Request::Ping))
+        };
+        std::thread::sleep(Duration::from_millis(500));
+        assert!(!queued.is_finished(), "served beyond the cap");
+        // ... and is answered once a place is free.
+        drop(idle);
+        assert_eq!(queued.join().unwrap().unwrap(), Answer::Ok { message: "pong".into() });
+        release.store(true, Ordering::SeqCst);
+        for tool in tools {
+            assert_eq!(tool.join().unwrap().unwrap(), Answer::Ok { message: "creds".into() });
+        }
         drop(server);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_runtime_directory_is_found_without_xdg_runtime_dir_only_when_it_is_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let base = tempfile::tempdir().unwrap();
+        let me = crate::file::euid();
+        assert_eq!(user_runtime_dir(base.path(), me), None, "none there");
+        let dir = base.path().join(me.to_string());
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        assert_eq!(user_runtime_dir(base.path(), me), None, "open to others");
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+        assert_eq!(user_runtime_dir(base.path(), me), Some(dir.clone()));
+        assert_eq!(user_runtime_dir(base.path(), me + 1), None, "another user's number");
+        // A link is not the directory systemd makes.
+        let other = base.path().join("x");
+        std::fs::rename(&dir, &other).unwrap();
+        std::os::unix::fs::symlink(&other, &dir).unwrap();
+        assert_eq!(user_runtime_dir(base.path(), me), None);
+        // With the variable, the variable.
+        let env = crate::env::FakeEnvironment { vars: [("XDG_RUNTIME_DIR".to_owned(), "/r".to_owned())].into(), home: None };
+        assert_eq!(socket_path(&env), Some(PathBuf::from("/r/mfa-tray/tray.sock")));
+    }
+
+    /// As root: a socket in the user's own directory, listened on by a program of
+    /// another user (root bound it, then handed it on), is not talked to.
+    #[cfg(unix)]
+    #[test]
+    fn the_client_refuses_a_tray_of_another_user() {
+        if crate::file::euid() != 0 {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+        let sock = dir.path().join("tray.sock");
+        let script = "import os, socket, sys\n\
+s = socket.socket(socket.AF_UNIX)\n\
+s.bind(sys.argv[1])\n\
+os.setgid(65534); os.setuid(65534)\n\
+s.listen()\n\
+print('ready', flush=True)\n\
+c, _ = s.accept()\n\
+c.recv(4096)\n\
+c.sendall(b'{\"v\":1,\"result\":\"ok\",\"message\":\"pong\"}\\n')\n";
+        let mut server = std::process::Command::new("python3").arg("-c").arg(script).arg(&sock).stdout(std::process::Stdio::piped()).spawn().unwrap();
+        let mut ready = String::new();
+        std::io::BufReader::new(server.stdout.take().unwrap()).read_line(&mut ready).unwrap();
+        assert_eq!(ready.trim(), "ready");
+        let err = request(&sock, &Request::Ping).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::PermissionDenied, "{err}");
+        assert!(err.to_string().contains("another user"), "{err}");
+        let _ = server.kill();
+        let _ = server.wait();
     }
 
     #[cfg(windows)]

@@ -39,6 +39,19 @@ impl Partition {
         }
     }
 
+    /// The partition of a role's ARN, or a refusal naming the partition: the isolated
+    /// ones (`aws-iso`, `aws-iso-b`, `aws-eusc`, …) have sign-in hosts of their own that
+    /// mfa-tray does not know, and their credentials must never go to another's.
+    pub fn of_role(arn: &str) -> Result<Partition, Error> {
+        Partition::of_arn(arn).ok_or_else(|| {
+            let name = arn.split(':').nth(1).unwrap_or("");
+            Error::bad_input(
+                "unknown_partition",
+                format!("{arn} is in the partition {name:?}, whose console sign-in mfa-tray does not know (it knows aws, aws-cn and aws-us-gov); nothing was sent"),
+            )
+        })
+    }
+
     /// The federation endpoint.
     pub fn federation(self) -> &'static str {
         match self {
@@ -62,14 +75,23 @@ impl Partition {
         }
     }
 
-    /// The console page `path` (like `s3/home`), in `region` if one is given.
+    /// The console page `path` (like `s3/home` or `ec2/home#Instances`), in `region`
+    /// if one is given: `region=` joins the page's query, and its fragment stays last.
     pub fn page(self, path: &str, region: Option<&str>) -> String {
         let home = self.console(region);
         let base = &home[..home.find("/console/home").unwrap_or(home.len())];
         let path = path.trim_start_matches('/');
+        let (path, fragment) = match path.split_once('#') {
+            Some((p, f)) => (p, format!("#{f}")),
+            None => (path, String::new()),
+        };
+        let query_has_region = path.split_once('?').is_some_and(|(_, q)| q.split('&').any(|kv| kv.starts_with("region=")));
         match region {
-            Some(r) if !path.contains('?') => format!("{base}/{path}?region={r}"),
-            _ => format!("{base}/{path}"),
+            Some(r) if !query_has_region => {
+                let join = if path.contains('?') { '&' } else { '?' };
+                format!("{base}/{path}{join}region={r}{fragment}")
+            }
+            _ => format!("{base}/{path}{fragment}"),
         }
     }
 }
@@ -130,22 +152,109 @@ pub fn signin_link(endpoint: &str, creds: &TempCredentials, destination: &str) -
     )))
 }
 
-/// Opens `url` in the default browser (xdg-open, open, or start).
-pub fn open_in_browser(url: &Secret) -> std::io::Result<()> {
+/// How long a forwarding page stays: long enough for a browser that starts cold.
+pub const PAGE_LIFETIME: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Opens `url` in the default browser (xdg-open, open, or explorer) without putting it
+/// on any command line, where every local user could read it (`ps`, `/proc`): the
+/// opener is given a page in the user's private directory (0600, in a 0700 directory)
+/// that forwards to it, and the page is removed [`PAGE_LIFETIME`] later (by a small
+/// process of its own, so the caller need not wait; a page left by a process killed
+/// meanwhile goes with the next one).
+pub fn open_in_browser(env: &dyn Environment, url: &Secret) -> std::io::Result<()> {
+    let dir = pages_dir(env)?;
+    let page = crate::file::write_private_in(&dir, "console-", ".html", forwarding_page(url.expose()).expose().as_bytes())?;
+    remove_later(&page);
     #[cfg(target_os = "macos")]
     let mut cmd = std::process::Command::new("open");
-    // Not `cmd /C start`: cmd would split the link at its `&`s.
     #[cfg(windows)]
     let mut cmd = std::process::Command::new("explorer");
     #[cfg(all(unix, not(target_os = "macos")))]
     let mut cmd = std::process::Command::new("xdg-open");
-    // Its output is not passed on: an opener that fails says so with the link in it.
+    // Its output is not passed on: what it says is not for the user's terminal.
     let null = std::process::Stdio::null;
-    let status = cmd.arg(url.expose()).stdin(null()).stdout(null()).stderr(null()).status()?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(std::io::Error::other(format!("the opener exited with {status}")))
+    let status = cmd.arg(&page).stdin(null()).stdout(null()).stderr(null()).status();
+    match status {
+        // explorer.exe exits with 1 when it has handed the file on.
+        Ok(status) if status.success() || cfg!(windows) => Ok(()),
+        other => {
+            let _ = std::fs::remove_file(&page);
+            Err(other.map_or_else(|e| e, |status| std::io::Error::other(format!("the opener exited with {status}"))))
+        }
+    }
+}
+
+/// A page that sends the browser on to `url` at once (and says so, with a link, should
+/// the browser not follow), without telling the next site where it came from.
+fn forwarding_page(url: &str) -> Secret {
+    let escaped: String = url
+        .chars()
+        .map(|c| match c {
+            '&' => "&amp;".to_owned(),
+            '"' => "&quot;".to_owned(),
+            '\'' => "&#39;".to_owned(),
+            '<' => "&lt;".to_owned(),
+            '>' => "&gt;".to_owned(),
+            c => c.to_string(),
+        })
+        .collect();
+    Secret::new(format!(
+        "<!doctype html>\n<meta charset=\"utf-8\">\n<meta name=\"referrer\" content=\"no-referrer\">\n<meta http-equiv=\"refresh\" content=\"0;url={escaped}\">\n<title>Signing in to the AWS console</title>\n<p>Signing in to the AWS console… <a href=\"{escaped}\">Continue</a></p>\n"
+    ))
+}
+
+/// Where forwarding pages go: the user's private directory for what mfa-tray keeps
+/// while it runs (on Windows, the user's own temporary directory), with pages older than
+/// their lifetime swept.
+fn pages_dir(env: &dyn Environment) -> std::io::Result<std::path::PathBuf> {
+    #[cfg(unix)]
+    let dir = {
+        let dir = crate::channel::private_dir(env).ok_or_else(|| std::io::Error::other("no private directory (set HOME or XDG_RUNTIME_DIR)"))?;
+        crate::channel::make_private_dir(&dir)?;
+        dir
+    };
+    #[cfg(not(unix))]
+    let dir = {
+        let _ = env;
+        let dir = std::env::temp_dir().join("mfa-tray");
+        std::fs::create_dir_all(&dir)?;
+        dir
+    };
+    if let Ok(entries) = std::fs::read_dir(&dir) {
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let stale = entry.metadata().and_then(|m| m.modified()).is_ok_and(|t| t.elapsed().is_ok_and(|age| age > PAGE_LIFETIME));
+            if stale && name.to_string_lossy().starts_with("console-") {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
+    Ok(dir)
+}
+
+/// Removes `page` after [`PAGE_LIFETIME`], from a process of its own (its name is no
+/// secret), reaped by a thread here.
+fn remove_later(page: &std::path::Path) {
+    let secs = PAGE_LIFETIME.as_secs().to_string();
+    #[cfg(unix)]
+    let mut cmd = {
+        use std::os::unix::process::CommandExt;
+        let mut cmd = std::process::Command::new("/bin/sh");
+        cmd.args(["-c", "sleep \"$1\"; rm -f -- \"$2\"", "mfa-tray-remove-page", &secs]).arg(page).process_group(0);
+        cmd
+    };
+    #[cfg(windows)]
+    let mut cmd = {
+        use std::os::windows::process::CommandExt;
+        let mut cmd = std::process::Command::new("cmd");
+        let wait = PAGE_LIFETIME.as_secs() + 1;
+        cmd.raw_arg(format!("/C ping -n {wait} 127.0.0.1 >NUL & del /F /Q \"{}\"", page.display())).creation_flags(0x0800_0000);
+        let _ = secs;
+        cmd
+    };
+    let null = std::process::Stdio::null;
+    if let Ok(mut child) = cmd.stdin(null()).stdout(null()).stderr(null()).spawn() {
+        let _ = std::thread::Builder::new().name("mfa-tray-page".into()).spawn(move || child.wait());
     }
 }
 
@@ -169,5 +278,19 @@ mod tests {
         assert_eq!(Partition::GovCloud.console(Some("us-gov-west-1")), "https://console.amazonaws-us-gov.com/console/home?region=us-gov-west-1");
         assert_eq!(Partition::Aws.page("/s3/home", Some("eu-west-1")), "https://eu-west-1.console.aws.amazon.com/s3/home?region=eu-west-1");
         assert_eq!(Partition::China.page("ec2/home", None), "https://console.amazonaws.cn/ec2/home");
+        // The region joins the query; the fragment stays last.
+        assert_eq!(Partition::Aws.page("ec2/home#Instances", Some("eu-west-1")), "https://eu-west-1.console.aws.amazon.com/ec2/home?region=eu-west-1#Instances");
+        assert_eq!(Partition::Aws.page("ec2/home?x=1#I:s=a", Some("eu-west-1")), "https://eu-west-1.console.aws.amazon.com/ec2/home?x=1&region=eu-west-1#I:s=a");
+        assert_eq!(Partition::Aws.page("s3/home?region=us-east-1", Some("eu-west-1")), "https://eu-west-1.console.aws.amazon.com/s3/home?region=us-east-1");
+        for unknown in ["aws-iso", "aws-iso-b", "aws-eusc"] {
+            let e = Partition::of_role(&format!("arn:{unknown}:iam::1:role/A")).unwrap_err();
+            assert!(e.message.contains(&format!("the partition \"{unknown}\"")), "{}", e.message);
+        }
+    }
+
+    #[test]
+    fn the_forwarding_page_carries_the_link_escaped() {
+        let page = forwarding_page("https://x/f?a=1&b=\"<x>'");
+        assert!(page.expose().contains("content=\"0;url=https://x/f?a=1&amp;b=&quot;&lt;x&gt;&#39;\""), "{}", page.expose());
     }
 }

@@ -25,7 +25,7 @@ use crate::types::{check_duration, human_duration, MfaCode, MfaSerial, ROLE_DURA
 mod accounts;
 mod process;
 mod signin;
-pub use accounts::{check_keys, check_profile_name, AccountCheck, NewRole, Rotated};
+pub use accounts::{check_keys, check_profile_name, command_line, AccountCheck, NewRole, Rotated};
 pub use process::{process_json, CodeNeeded, ForTool, Memory, TOOL_MARGIN};
 pub use signin::ConsoleLink;
 
@@ -212,6 +212,8 @@ pub struct Engine {
     pub settings: Settings,
     /// Where the AWS files are.
     pub files: AwsFiles,
+    /// Where accounts' long-term keys are kept.
+    keychain: Arc<dyn keychain::Keychain>,
 }
 
 impl Engine {
@@ -219,7 +221,20 @@ impl Engine {
     pub fn new(env: Arc<dyn Environment>, clock: Arc<dyn Clock>) -> Result<Engine, Error> {
         let settings = Settings::load(env.as_ref()).map_err(|e| Error::bad_input("bad_settings", e.to_string()))?;
         let files = AwsFiles::locate(env.as_ref())?;
-        Ok(Engine { env, clock, settings, files })
+        Ok(Engine { env, clock, settings, files, keychain: Arc::new(keychain::OsKeychain) })
+    }
+
+    /// This engine with the variables that decide regions and endpoints
+    /// ([`aws::ENDPOINT_VARS`]) taken from `vars` rather than this process's
+    /// environment: a tool's own, when it asks the tray.
+    pub fn with_endpoint_vars(&self, vars: std::collections::BTreeMap<String, String>) -> Engine {
+        let env = Arc::new(crate::env::Overlay { base: self.env.clone(), names: aws::ENDPOINT_VARS, vars });
+        Engine { env, clock: self.clock.clone(), settings: self.settings.clone(), files: self.files.clone(), keychain: self.keychain.clone() }
+    }
+
+    /// This engine with its accounts' keys kept in `keychain` instead of the OS keychain.
+    pub fn with_keychain(self, keychain: Arc<dyn keychain::Keychain>) -> Engine {
+        Engine { keychain, ..self }
     }
 
     /// Reads both files now.
@@ -230,11 +245,44 @@ impl Engine {
         Ok(Snapshot { files: self.files.clone(), settings: self.settings.clone(), config, credentials, profiles, now: self.clock.now() })
     }
 
+    /// The code a profile's `mfa_process` (`command`) prints, never one that this or
+    /// another mfa-tray process already took from the profile's device
+    /// ([`crate::mfa_process::code`]). Blocking: it may wait for the next 30-second step.
+    pub fn process_code(&self, profile: &str, command: &str) -> Result<MfaCode, Error> {
+        let snap = self.snapshot()?;
+        let serial = match (snap.profiles.session(profile), snap.profiles.role(profile)) {
+            (Some(p), _) => p.mfa_serial.to_string(),
+            (None, Some(r)) => r.mfa_serial.to_string(),
+            (None, None) => profile.to_owned(),
+        };
+        crate::mfa_process::code(profile, command, &serial, &self.files.credentials)
+    }
+
     /// Every profile's state.
     pub fn status(&self) -> Result<Status, Error> {
         let snap = self.snapshot()?;
         let session_lead = self.settings.notify_before.first().copied().unwrap_or(Duration::ZERO);
-        Ok(Status::from_snapshot(&snap, session_lead, self.settings.refresh_before))
+        let mut status = Status::from_snapshot(&snap, session_lead, self.settings.refresh_before);
+        status.problems.extend(self.exposed_seeds(&snap));
+        Ok(status)
+    }
+
+    /// Profiles whose `mfa_process` carries a TOTP seed in a config file that other
+    /// users can read. (Windows: files under the profile are the user's alone unless
+    /// shared on purpose.)
+    fn exposed_seeds(&self, snap: &Snapshot) -> Vec<crate::status::ProblemStatus> {
+        let Some(mode) = readable_by_others(&self.files.config) else { return Vec::new() };
+        crate::profiles::config_profiles(&snap.config)
+            .into_iter()
+            .filter(|(_, section)| snap.config.get(section, "mfa_process").is_some_and(|c| crate::mfa_process::seed_in(&c)))
+            .map(|(name, _)| crate::status::ProblemStatus {
+                profile: name,
+                message: format!(
+                    "its mfa_process has a TOTP seed on its command line, and {} is readable by other users (mode {mode:04o}): anyone on this computer can make your codes. `chmod 600` it, and keep the seed out of the command line (README: Codes from a command)",
+                    self.files.config.display()
+                ),
+            })
+            .collect()
     }
 
     /// GetSessionToken with MFA for `profile`; writes `[profile]`.
@@ -423,7 +471,7 @@ impl Engine {
     pub fn long_term_keys(&self, snap: &Snapshot, p: &SessionProfile) -> Result<LongTermKeys, Error> {
         let from_file = || LongTermKeys::read(&snap.credentials, &p.long_term_section);
         match p.keys {
-            KeyStore::Keychain => match keychain::load(&p.name).map_err(|e| keychain_error(&p.name, e))? {
+            KeyStore::Keychain => match self.keychain.load(&p.name).map_err(|e| keychain_error(&p.name, e))? {
                 Some(keys) => Ok(keys),
                 None => from_file().ok_or_else(|| {
                     Error::bad_input(
@@ -585,8 +633,24 @@ impl Engine {
     }
 }
 
+/// The mode of a file that users other than its owner may read.
+#[cfg(unix)]
+fn readable_by_others(path: &std::path::Path) -> Option<u32> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o777;
+    (mode & 0o044 != 0).then_some(mode)
+}
+
+#[cfg(not(unix))]
+fn readable_by_others(_path: &std::path::Path) -> Option<u32> {
+    None
+}
+
 /// A keychain failure as an engine error.
 pub fn keychain_error(account: &str, e: KeychainError) -> Error {
+    if let KeychainError::OtherCase { .. } = e {
+        return Error::bad_input("name_taken", e.to_string());
+    }
     let code = if matches!(e, KeychainError::TimedOut(_)) { "keychain_timeout" } else { "keychain" };
     Error::new(ErrorKind::LocalFile, code, format!("{account}: {e}"))
 }

@@ -24,7 +24,7 @@ pub trait Environment: Send + Sync {
     fn var_path(&self, name: &str) -> Option<PathBuf> {
         let raw = self.var(name)?;
         match raw.to_str() {
-            Some(s) if s == "~" => self.home_dir(),
+            Some("~") => self.home_dir(),
             Some(s) if s.starts_with("~/") => self.home_dir().map(|h| h.join(&s[2..])),
             _ => Some(PathBuf::from(raw)),
         }
@@ -47,6 +47,33 @@ impl Environment for OsEnvironment {
     }
     fn config_dir(&self) -> Option<PathBuf> {
         dirs::config_dir()
+    }
+}
+
+/// Another environment with some variables replaced: those named in `names` come from
+/// `vars` (absent there: unset), the rest and the directories from `base`. The tray
+/// answers a tool's request with the tool's own region and endpoint variables this way.
+pub struct Overlay {
+    /// Where everything else comes from.
+    pub base: std::sync::Arc<dyn Environment>,
+    /// The variables this overlay decides.
+    pub names: &'static [&'static str],
+    /// Their values (a name missing here is unset).
+    pub vars: std::collections::BTreeMap<String, String>,
+}
+
+impl Environment for Overlay {
+    fn var(&self, name: &str) -> Option<OsString> {
+        if self.names.contains(&name) {
+            return self.vars.get(name).filter(|v| !v.is_empty()).map(OsString::from);
+        }
+        self.base.var(name)
+    }
+    fn home_dir(&self) -> Option<PathBuf> {
+        self.base.home_dir()
+    }
+    fn config_dir(&self) -> Option<PathBuf> {
+        self.base.config_dir()
     }
 }
 

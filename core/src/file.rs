@@ -225,7 +225,10 @@ fn ends_mid_line(bytes: &[u8], version: Version) -> bool {
 /// writer truncates first and writes after) for a while after it was last modified:
 /// [`SETTLE`], or [`SUSPICIOUS_SETTLE`] when `cut_short` says the read looks like the
 /// start of a write. `None`: there is no file. Busy once `deadline` has passed.
-fn read_still(path: &Path, deadline: Instant, cut_short: impl Fn(&[u8], Version) -> bool) -> Result<Option<(Zeroizing<Vec<u8>>, Version)>, FileError> {
+/// A whole read of a file: its bytes (wiped when dropped) and its version then.
+type WholeRead = (Zeroizing<Vec<u8>>, Version);
+
+fn read_still(path: &Path, deadline: Instant, cut_short: impl Fn(&[u8], Version) -> bool) -> Result<Option<WholeRead>, FileError> {
     for _ in 0..MAX_ATTEMPTS {
         if Instant::now() > deadline {
             break;
@@ -604,6 +607,76 @@ fn temp_prefix(real: &Path) -> String {
     format!(".{}.", real.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default())
 }
 
+/// Writes `bytes` to a new file in `dir` named `PREFIX…SUFFIX`, for the user alone (0600;
+/// on Windows a DACL for the user alone, set before anything is written), and returns
+/// its path. The caller removes it.
+pub fn write_private_in(dir: &Path, prefix: &str, suffix: &str, bytes: &[u8]) -> io::Result<PathBuf> {
+    // tempfile creates the file with O_EXCL and mode 0600.
+    let mut tmp = tempfile::Builder::new().prefix(prefix).suffix(suffix).tempfile_in(dir)?;
+    #[cfg(windows)]
+    os::make_private(tmp.path());
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    let (_, path) = tmp.keep().map_err(|e| e.error)?;
+    Ok(path)
+}
+
+/// Opens (creating it, 0600, and its directory 0700 if need be) the lock file where
+/// mfa-tray processes running `mfa_process` without a tray take turns:
+/// `.NAME.mfa-tray-codes.lock` beside the (real) credentials file `path`, beside its
+/// writers' lock.
+pub fn open_codes_lock(path: &Path) -> io::Result<File> {
+    let real = follow_symlinks(path).unwrap_or_else(|_| path.to_owned());
+    let dir = parent_dir(&real);
+    os::create_private_dir(&dir)?;
+    open_lock_file(&dir.join(format!("{}mfa-tray-codes.lock", temp_prefix(&real))), &dir)
+}
+
+/// Opens (creating it, 0600) a lock file in `dir`: never through a symlink, and only a
+/// plain file with no other name, so that root running with a user's HOME cannot be
+/// led to write, or hand the user, a file elsewhere. Root hands a lock file it made to
+/// the directory's owner.
+fn open_lock_file(path: &Path, dir: &Path) -> io::Result<File> {
+    let mut opts = OpenOptions::new();
+    opts.create(true).truncate(false).read(true).write(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600).custom_flags(libc::O_NOFOLLOW);
+    }
+    let file = opts.open(path)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let meta = file.metadata()?;
+        if !meta.is_file() || meta.nlink() != 1 {
+            return Err(io::Error::other(format!("{} is not a plain file of its own; remove it", path.display())));
+        }
+    }
+    let _ = os::chown_like_dir(&file, dir);
+    Ok(file)
+}
+
+/// Replaces the kept previous version of `path` (see [`backup_path`]) with `bytes`, if
+/// there is one: after a write taken back, the previous version must not keep what was
+/// taken out (keys, say). Atomic, 0600.
+pub fn replace_backup(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let real = follow_symlinks(path)?;
+    let backup = backup_path(&real);
+    if !backup.exists() {
+        return Ok(());
+    }
+    let dir = parent_dir(&real);
+    // The backup's owner stays (root taking a write back for a user hands it back).
+    #[cfg(unix)]
+    let owner = fs::metadata(&backup).ok().map(|m| (std::os::unix::fs::MetadataExt::uid(&m), std::os::unix::fs::MetadataExt::gid(&m)));
+    #[cfg(not(unix))]
+    let owner = None;
+    let tmp = write_temp(&real, &dir, bytes, owner)?;
+    tmp.persist(&backup).map_err(|e| e.error)?;
+    sync_dir(&dir)
+}
+
 /// Where the version a write displaced is kept: `.NAME.mfa-tray-previous` beside it.
 pub fn backup_path(real: &Path) -> PathBuf {
     parent_dir(real).join(format!("{}mfa-tray-previous", temp_prefix(real)))
@@ -658,13 +731,8 @@ struct Lock(File);
 impl Lock {
     fn acquire(real: &Path, dir: &Path, timeout: Duration) -> Result<Lock, FileError> {
         let lock_path = dir.join(format!("{}mfa-tray.lock", temp_prefix(real)));
-        let mut opts = OpenOptions::new();
-        opts.create(true).truncate(false).read(true).write(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-        let file = opts.open(&lock_path).map_err(|source| FileError::Write { path: lock_path.clone(), source })?;
         // A lock file root creates in a user's directory must stay usable by that user.
-        let _ = os::chown_like_dir(&file, dir);
+        let file = open_lock_file(&lock_path, dir).map_err(|source| FileError::Write { path: lock_path.clone(), source })?;
         let start = Instant::now();
         loop {
             match file.try_lock() {

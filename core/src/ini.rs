@@ -94,6 +94,9 @@ struct Section {
     keys: Vec<(String, usize)>,
 }
 
+/// A section's `(key, value)` pairs, in file order.
+pub type Pairs<'a> = Vec<(&'a str, Cow<'a, str>)>;
+
 /// A parsed INI file that remembers every byte it was made from.
 ///
 /// It may hold secrets, so its Debug form shows only its size and it has no Display.
@@ -431,7 +434,7 @@ impl Document {
     }
 
     /// Every section with its own `(key, value)` pairs, in file order, in one pass.
-    pub fn all_properties(&self) -> Vec<(&str, Vec<(&str, Cow<'_, str>)>)> {
+    pub fn all_properties(&self) -> Vec<(&str, Pairs<'_>)> {
         self.sections.iter().map(|(name, s)| (name.as_str(), self.pairs(s))).collect()
     }
 

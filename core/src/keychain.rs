@@ -38,6 +38,28 @@ pub enum KeychainError {
     /// More than one item matches (another program added one with the same attributes).
     #[error("the keychain holds several items for {0} (service mfa-tray); remove the extras with your keychain's tool")]
     Ambiguous(String),
+    /// The item found belongs to an account whose name differs only in case: the
+    /// keychain (Windows' Credential Manager) does not tell such names apart.
+    #[error("{asked} and the account {held} differ only in case, and {KEYCHAIN} does not tell such names apart: it holds one item for both. Pick a name that differs in more than case")]
+    OtherCase {
+        /// The name asked for.
+        asked: String,
+        /// The account whose item it is.
+        held: String,
+    },
+}
+
+/// The keychain, named for people.
+const KEYCHAIN: &str = if cfg!(windows) { "the Windows Credential Manager" } else { "the keychain" };
+
+/// Whether the keychain takes two account names for one: on Windows, the Credential
+/// Manager compares names without regard to case.
+pub fn same_item(a: &str, b: &str) -> bool {
+    if cfg!(windows) {
+        a.eq_ignore_ascii_case(b) || a.to_lowercase() == b.to_lowercase()
+    } else {
+        a == b
+    }
 }
 
 /// How long a keychain call may take, unlock prompt included.
@@ -81,6 +103,34 @@ fn unavailable(e: keyring::Error) -> KeychainError {
     KeychainError::Unavailable(crate::secret::scrub(&text, &[]))
 }
 
+/// Where accounts' keys are kept. [`OsKeychain`] is the OS keychain; a test puts in
+/// one that fails when told, to reach what a real keychain does only rarely (a store
+/// that took but could not be read back).
+pub trait Keychain: Send + Sync {
+    /// The keys stored for `account`, if any ([`load`]).
+    fn load(&self, account: &str) -> Result<Option<LongTermKeys>, KeychainError>;
+    /// Stores `keys` for `account` and reads them back ([`store`]).
+    fn store(&self, account: &str, keys: &LongTermKeys) -> Result<(), KeychainError>;
+    /// Removes the keys of `account`; `false` if there were none ([`delete`]).
+    fn delete(&self, account: &str) -> Result<bool, KeychainError>;
+}
+
+/// The OS keychain.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct OsKeychain;
+
+impl Keychain for OsKeychain {
+    fn load(&self, account: &str) -> Result<Option<LongTermKeys>, KeychainError> {
+        load(account)
+    }
+    fn store(&self, account: &str, keys: &LongTermKeys) -> Result<(), KeychainError> {
+        store(account, keys)
+    }
+    fn delete(&self, account: &str) -> Result<bool, KeychainError> {
+        delete(account)
+    }
+}
+
 #[derive(serde::Serialize, serde::Deserialize)]
 struct Stored {
     /// The account, checked on reading: some keychains (Windows') match names without
@@ -105,8 +155,11 @@ fn load_now(account: &str) -> Result<Option<LongTermKeys>, KeychainError> {
     };
     let garbled = || KeychainError::Garbled(account.to_owned());
     let stored: Stored = serde_json::from_str(&text).map_err(|_| garbled())?;
-    if stored.account.as_deref().is_some_and(|a| a != account) {
-        return Ok(None);
+    match stored.account.as_deref() {
+        // Another account's item, found by a keychain that folds case: never read,
+        // replaced or removed for this one.
+        Some(held) if held != account => return Err(KeychainError::OtherCase { asked: account.to_owned(), held: held.to_owned() }),
+        _ => {}
     }
     // The secret moves into a Secret, which wipes it when dropped.
     let keys = LongTermKeys { access_key_id: stored.aws_access_key_id, secret_access_key: Secret::new(stored.aws_secret_access_key) };
@@ -125,6 +178,10 @@ pub fn store(account: &str, keys: &LongTermKeys) -> Result<(), KeychainError> {
 }
 
 fn store_now(account: &str, keys: &LongTermKeys) -> Result<(), KeychainError> {
+    // Never over another account's item (a keychain that folds case).
+    if let Err(e @ KeychainError::OtherCase { .. }) = load_now(account) {
+        return Err(e);
+    }
     let stored = Stored {
         account: Some(account.to_owned()),
         aws_access_key_id: keys.access_key_id.clone(),
@@ -147,8 +204,10 @@ pub fn delete(account: &str) -> Result<bool, KeychainError> {
 
 fn delete_now(account: &str) -> Result<bool, KeychainError> {
     // Only this account's item (see `Stored::account`); a garbled one may go.
-    if let Ok(None) = load_now(account) {
-        return Ok(false);
+    match load_now(account) {
+        Ok(None) => return Ok(false),
+        Err(e @ KeychainError::OtherCase { .. }) => return Err(e),
+        _ => {}
     }
     match entry(account)?.delete_credential() {
         Ok(()) => Ok(true),

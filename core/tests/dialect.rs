@@ -257,3 +257,37 @@ fn mfa_tray_reads_every_file_as_botocore_does() {
     assert!(refused_by_both < inputs.len() / 2 && edited.len() >= inputs.len() / 4, "the grammar makes too few readable files: {report}\n{why:?}");
 }
 
+
+/// The `credential_process` lines mfa-tray writes split back into their words by
+/// botocore's own `compat_shell_split`, for Windows (`platform="win32"`, the C runtime's
+/// rules: a POSIX `'…'` would stay part of the program's name) and for everything else.
+#[test]
+fn credential_process_lines_split_as_botocore_splits_them() {
+    let words: &[&[&str]] = &[
+        &[r"C:\Users\Ann Lee\AppData\Local\Programs\mfa-tray\mfa-tray.exe", "credential-process", "prod-admin"],
+        &[r"C:\tools\mfa-tray.exe", "credential-process", "ci"],
+        &[r"D:\it's here\x (86)\mfa-tray.exe", "credential-process", "a.b@c+d=e,f"],
+        &[r#"C:\odd "quoted"\ends\"#, "credential-process", "x"],
+        &["/home/ann lee/.cargo/bin/mfa-tray", "credential-process", "it's"],
+        &["/usr/bin/mfa-tray", "credential-process", "$HOME"],
+    ];
+    let mut cases = Vec::new();
+    for w in words {
+        for windows in [true, false] {
+            let line = mfa_tray_core::engine::command_line(w, windows);
+            cases.push(json!({ "line": line, "platform": if windows { "win32" } else { "linux" }, "words": w }));
+        }
+    }
+    let script = "import json, sys\nfrom botocore.compat import compat_shell_split\nfor case in json.load(sys.stdin):\n    print(json.dumps(compat_shell_split(case['line'], platform=case['platform'])))\n";
+    let mut child = Command::new(venv_python()).args(["-c", script]).stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).spawn().unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), serde_json::to_string(&cases).unwrap().as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let splits: Vec<serde_json::Value> = String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(splits.len(), cases.len());
+    for (case, split) in cases.iter().zip(&splits) {
+        assert_eq!(split, &case["words"], "{}", case["line"]);
+    }
+    // The Windows line of a path with a space is double-quoted, as cmd and CreateProcess read it.
+    assert_eq!(cases[0]["line"], json!(r#""C:\Users\Ann Lee\AppData\Local\Programs\mfa-tray\mfa-tray.exe" credential-process prod-admin"#));
+}

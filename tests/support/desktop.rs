@@ -170,7 +170,8 @@ pub fn menu(conn: &zbus::blocking::Connection, bus: &str, item_path: &str) -> (S
     let reply = conn
         .call_method(Some(bus), path.as_str(), Some("com.canonical.dbusmenu"), "GetLayout", &(0i32, -1i32, Vec::<String>::new()))
         .unwrap();
-    let (_revision, layout): (u32, (i32, HashMap<String, OwnedValue>, Vec<OwnedValue>)) = reply.body().deserialize().unwrap();
+    type Layout = (i32, HashMap<String, OwnedValue>, Vec<OwnedValue>);
+    let (_revision, layout): (u32, Layout) = reply.body().deserialize().unwrap();
     let mut entries = Vec::new();
     for child in layout.2 {
         flatten(&child, &mut entries);

@@ -62,15 +62,10 @@ pub struct Stack {
     pub log: PathBuf,
 }
 
+#[derive(Default)]
 pub struct Opts {
     /// moto's INITIAL_NO_AUTH_ACTION_COUNT: signature and policy checks after N calls.
     pub auth_after: Option<u32>,
-}
-
-impl Default for Opts {
-    fn default() -> Self {
-        Opts { auth_after: None }
-    }
 }
 
 pub fn venv() -> PathBuf {

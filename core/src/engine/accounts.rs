@@ -125,6 +125,12 @@ impl Engine {
         if snap.credentials.has_section(&long_term) {
             return taken(format!("[{long_term}] in {} holds its keys (`mfa-tray keys import {name}` moves them to the keychain)", snap.files.credentials.display()));
         }
+        // The keychain may take two names for one (Windows' compares them without case).
+        if account == Some(KeyStore::Keychain) {
+            if let Some(p) = snap.profiles.sessions.iter().find(|p| p.keys == KeyStore::Keychain && p.name != name && keychain::same_item(&p.name, name)) {
+                return Err(keychain_error(name, keychain::KeychainError::OtherCase { asked: name.to_owned(), held: p.name.clone() }));
+            }
+        }
         let rekey = account.is_some() && snap.profiles.session(name).is_some_and(|p| p.keys == KeyStore::Keychain);
         if config_profiles(&snap.config).iter().any(|(n, _)| n == name) && !rekey {
             return taken(format!("[{}] in {}", config_section(&snap.config, name), snap.files.config.display()));
@@ -135,11 +141,12 @@ impl Engine {
         if snap.credentials.has_section(name) && !own_session {
             return taken(format!("[{name}] in {}", snap.files.credentials.display()));
         }
-        let in_keychain = match (account, keychain::load(name)) {
+        let in_keychain = match (account, self.keychain.load(name)) {
             (None, _) => false,
             (Some(_), Ok(found)) => found.is_some(),
             // Keys bound for the file do not need the keychain.
             (Some(KeyStore::File), Err(_)) => false,
+            (Some(KeyStore::Keychain), Err(e @ keychain::KeychainError::OtherCase { .. })) => return Err(keychain_error(name, e)),
             (Some(KeyStore::Keychain), Err(e)) => return Err(offer_file(keychain_error(name, e))),
         };
         if in_keychain {
@@ -198,10 +205,13 @@ impl Engine {
         if store == KeyStore::File {
             self.try_edit(&self.files.credentials, &snap.credentials, |doc| doc.set(&long_term, &key_entries(keys)))?;
         }
-        match store {
-            KeyStore::Keychain => keychain::store(name, keys).map_err(|e| offer_file(keychain_error(name, e)))?,
-            KeyStore::File => self.write_new_keys(&long_term, keys)?,
-        }
+        let wrote = match store {
+            KeyStore::Keychain => {
+                self.keychain.store(name, keys).map_err(|e| offer_file(keychain_error(name, e)))?;
+                None
+            }
+            KeyStore::File => Some(self.write_new_keys(&long_term, keys)?),
+        };
         let written = file::update(&self.files.config, self.settings.lock_timeout, |doc| {
             let fresh = config_profiles(doc).iter().all(|(n, _)| n != name) || section_in(doc, &section, KEYS_KEY, KeyStore::Keychain.as_str());
             if !fresh {
@@ -211,12 +221,12 @@ impl Engine {
         });
         if let Err(e) = written {
             // Take the keys back: the profile that would use them was not written.
-            match store {
-                KeyStore::Keychain => {
-                    let _ = keychain::delete(name);
+            match wrote {
+                None => {
+                    let _ = self.keychain.delete(name);
                 }
-                KeyStore::File => {
-                    let _ = self.remove_long_term(&long_term, keys);
+                Some(written) => {
+                    let _ = self.take_back_new_keys(&long_term, keys, written);
                 }
             }
             return Err(e.into());
@@ -251,21 +261,21 @@ impl Engine {
         }
         self.try_edit(&self.files.config, &snap.config, |doc| doc.set(&config_section, &entries))?;
         self.try_edit(&self.files.credentials, &snap.credentials, |doc| doc.remove_section(&section).map(|_| ()))?;
-        let before = keychain::load(name).map_err(|e| keychain_error(name, e))?;
+        let before = self.keychain.load(name).map_err(|e| keychain_error(name, e))?;
         if before.as_ref().is_some_and(|k| *k != keys) {
             return Err(Error::bad_input(
                 "name_taken",
                 format!("the keychain already holds other keys for {name}; `mfa-tray keys remove {name}` removes them, then import again"),
             ));
         }
-        keychain::store(name, &keys).map_err(|e| keychain_error(name, e))?;
+        self.keychain.store(name, &keys).map_err(|e| keychain_error(name, e))?;
         let told = file::update(&self.files.config, self.settings.lock_timeout, |doc| {
             doc.set(&config_section, &entries).map_err(|source| FileError::Edit { path: self.files.config.clone(), source })
         });
         if let Err(e) = told {
             // The keys stay where they were; the copy in the keychain goes again.
             if before.is_none() {
-                let _ = keychain::delete(name);
+                let _ = self.keychain.delete(name);
             }
             return Err(e.into());
         }
@@ -286,25 +296,36 @@ impl Engine {
         if p.keys != KeyStore::Keychain {
             return Err(Error::bad_input("not_in_keychain", format!("the keys of {name} are already in [{}] of the credentials file", p.long_term_section)));
         }
-        let keys = keychain::load(name)
+        let keys = self.keychain.load(name)
             .map_err(|e| keychain_error(name, e))?
             .ok_or_else(|| Error::bad_input("no_keys", format!("the keychain has no keys for {name}")))?;
         let section = p.long_term_section.clone();
         let config_section = config_section(&snap.config, name);
         let entries = [(KEYS_KEY, KeyStore::File.as_str())];
         self.try_edit(&self.files.config, &snap.config, |doc| doc.set(&config_section, &entries))?;
-        match LongTermKeys::read(&snap.credentials, &section) {
-            Some(there) if there == keys => {}
+        let wrote = match LongTermKeys::read(&snap.credentials, &section) {
+            Some(there) if there == keys => None,
             Some(_) => return Err(self.not_ours(&section, "it holds other keys")),
             None => {
                 self.try_edit(&self.files.credentials, &snap.credentials, |doc| doc.set(&section, &key_entries(&keys)))?;
-                self.write_new_keys(&section, &keys)?;
+                Some(self.write_new_keys(&section, &keys)?)
             }
-        }
-        file::update(&self.files.config, self.settings.lock_timeout, |doc| {
+        };
+        let told = file::update(&self.files.config, self.settings.lock_timeout, |doc| {
             doc.set(&config_section, &entries).map_err(|source| FileError::Edit { path: self.files.config.clone(), source })
-        })?;
-        Ok(keychain::delete(name).err().map(|e| {
+        });
+        if let Err(e) = told {
+            // The profile still says keychain, where the keys still are: the copy just
+            // written to the file goes again.
+            let e = Error::from(e);
+            let Some(written) = wrote else { return Err(e) };
+            let said = match self.take_back_new_keys(&section, &keys, written) {
+                Ok(()) => format!("{}; the keys written to [{section}] were taken out again (they stay in the keychain, where the profile says they are)", e.message),
+                Err(left) => format!("{}; and the keys written to [{section}] could not be taken out again ({}): delete that section", e.message, left.message),
+            };
+            return Err(Error::new(e.kind, e.code, said));
+        }
+        Ok(self.keychain.delete(name).err().map(|e| {
             format!("the keys are in the file now and mfa-tray uses them from there, but their copy in the keychain stays ({}); `mfa-tray keys remove {name}` removes it", keychain_error(name, e).message)
         }))
     }
@@ -324,7 +345,7 @@ impl Engine {
         } else if config_profiles(&snap.config).iter().any(|(n, _)| n == name) {
             return Err(Error::bad_input("not_an_account", format!("{name} is not an account whose keys mfa-tray keeps (see `mfa-tray status`)")));
         }
-        match keychain::delete(name).map_err(|e| keychain_error(name, e))? {
+        match self.keychain.delete(name).map_err(|e| keychain_error(name, e))? {
             true => Ok(()),
             false => Err(Error::bad_input("no_keys", format!("the keychain has no keys for {name}"))),
         }
@@ -366,20 +387,36 @@ impl Engine {
             Err(e) => return Err(take_back(e, &who, &old, &new, &endpoints).await),
         }
         let stored = match p.keys {
-            KeyStore::Keychain => keychain::store(name, &new).map_err(|e| keychain_error(name, e)),
+            KeyStore::Keychain => self.keychain.store(name, &new).map_err(|e| keychain_error(name, e)),
             KeyStore::File => self.replace_keys(&p.long_term_section, &old, &new),
         };
-        match stored {
-            Ok(()) => {}
-            // The keychain may still store the new key: both stay active, and the user is told.
-            Err(e) if e.code == "keychain_timeout" => {
-                return Err(Error::new(
-                    e.kind,
-                    e.code,
-                    format!("{}. Both keys stay active in IAM: the new {} (in the keychain if it finished) and the old {}; check with `mfa-tray whoami --profile {name}` after a login, then delete the one not in use in the IAM console", e.message, new.access_key_id, old.access_key_id),
-                ))
+        if let Err(e) = stored {
+            // A store that failed may still have taken (a keychain that wrote, then could
+            // not be read back): what is stored now decides which key may go. A key that
+            // may be stored is never deleted in IAM. A keychain that did not answer in time
+            // may still be storing: nothing read now can be trusted.
+            let now = match p.keys {
+                _ if e.code == "keychain_timeout" => None,
+                KeyStore::Keychain => self.keychain.load(name).ok().flatten(),
+                KeyStore::File => self.snapshot().ok().and_then(|snap| LongTermKeys::read(&snap.credentials, &p.long_term_section)),
+            };
+            match now {
+                Some(k) if k == new => {} // stored after all: go on, the old key goes
+                Some(k) if k == old => return Err(take_back(e, &who, &old, &new, &endpoints).await),
+                _ => {
+                    return Err(Error::new(
+                        e.kind,
+                        e.code,
+                        format!(
+                            "{}. Both keys stay active in IAM, as it is not known which one {} holds now: the new {} and the old {}; check with `mfa-tray whoami --profile {name}` after a login, then delete the one not in use in the IAM console",
+                            e.message,
+                            if p.keys == KeyStore::Keychain { "the keychain" } else { "the credentials file" },
+                            new.access_key_id,
+                            old.access_key_id
+                        ),
+                    ))
+                }
             }
-            Err(e) => return Err(take_back(e, &who, &old, &new, &endpoints).await),
         }
         let old_key_left = Iam::new(Signer::LongTerm(&new), &endpoints).delete_access_key(who.user_name(), &old.access_key_id).await.err().map(|e| e.to_string());
         Ok(Rotated { new_key: new.access_key_id.clone(), old_key: old.access_key_id.clone(), old_key_left })
@@ -433,27 +470,53 @@ impl Engine {
     }
 
     /// `mfa-tray credential-process NAME`, naming the CLI by its full path when the
-    /// `mfa-tray` on the PATH (if any) is not this one.
+    /// `mfa-tray` on the PATH (if any) is not this one; quoted as botocore splits
+    /// `credential_process` on this platform (POSIX shell rules; on Windows the C
+    /// runtime's, which `cmd /C` also leaves whole).
     pub fn credential_process_command(&self, profile: &str) -> String {
-        let on_path = self.env.var("PATH").and_then(|path| std::env::split_paths(&path).map(|d| d.join("mfa-tray")).find(|p| p.is_file()));
+        let on_path = self.env.var("PATH").and_then(|path| find_program(&path, "mfa-tray", self.env.var_str("PATHEXT").as_deref()));
         let ours = std::env::current_exe().ok().and_then(|exe| Some(exe.parent()?.join(format!("mfa-tray{}", std::env::consts::EXE_SUFFIX)))).filter(|p| p.is_file());
         let program = match (on_path, ours) {
-            (Some(found), Some(ours)) if !same_file(&found, &ours) => shell_word(&ours.to_string_lossy()),
-            (None, Some(ours)) => shell_word(&ours.to_string_lossy()),
+            (Some(found), Some(ours)) if !same_file(&found, &ours) => ours.to_string_lossy().into_owned(),
+            (None, Some(ours)) => ours.to_string_lossy().into_owned(),
             _ => "mfa-tray".to_owned(),
         };
-        format!("{program} credential-process {}", shell_word(profile))
+        command_line(&[&program, "credential-process", profile], cfg!(windows))
     }
 
-    /// Writes `keys` into the new section `section` of the credentials file.
-    fn write_new_keys(&self, section: &str, keys: &LongTermKeys) -> Result<(), Error> {
+    /// Writes `keys` into the new section `section` of the credentials file. Returns
+    /// what the file was and became, so that the write can be taken back byte for byte
+    /// ([`Engine::take_back_new_keys`]).
+    fn write_new_keys(&self, section: &str, keys: &LongTermKeys) -> Result<Written, Error> {
         let path = &self.files.credentials;
-        file::update(path, self.settings.lock_timeout, |doc| {
+        let written = file::update(path, self.settings.lock_timeout, |doc| {
             if doc.has_section(section) {
                 return Err(taken(path, section));
             }
-            doc.set(section, &key_entries(keys)).map_err(|source| FileError::Edit { path: path.clone(), source })
+            let before = doc.clone();
+            doc.set(section, &key_entries(keys)).map_err(|source| FileError::Edit { path: path.clone(), source })?;
+            Ok(Written { before, after: doc.clone() })
         })?;
+        Ok(written)
+    }
+
+    /// Takes back a [`Engine::write_new_keys`]: the file as it was before, if nobody
+    /// wrote it since (and the copy of the previous version, which now holds the keys,
+    /// becomes that version too); else the section alone, if it still holds just those
+    /// keys.
+    fn take_back_new_keys(&self, section: &str, keys: &LongTermKeys, written: Written) -> Result<(), Error> {
+        let path = &self.files.credentials;
+        let restored = file::update(path, self.settings.lock_timeout, |doc| {
+            if doc.to_bytes() != written.after.to_bytes() {
+                return Ok(false);
+            }
+            *doc = written.before.clone();
+            Ok(true)
+        })?;
+        if !restored {
+            return self.remove_long_term(section, keys);
+        }
+        file::replace_backup(path, &written.before.to_bytes()).map_err(|source| FileError::Write { path: file::backup_path(path), source })?;
         Ok(())
     }
 
@@ -490,6 +553,12 @@ impl Engine {
     }
 }
 
+/// A section added to the credentials file: the file before and after.
+struct Written {
+    before: Document,
+    after: Document,
+}
+
 /// Deletes a new key that could not be put to use, with the old key, and says so.
 async fn take_back(why: Error, who: &Identity, old: &LongTermKeys, new: &LongTermKeys, endpoints: &crate::aws::Endpoints) -> Error {
     let tail = match Iam::new(Signer::LongTerm(old), endpoints).delete_access_key(who.user_name(), &new.access_key_id).await {
@@ -518,6 +587,56 @@ fn taken(path: &std::path::Path, section: &str) -> FileError {
 
 fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
     matches!((a.canonicalize(), b.canonicalize()), (Ok(x), Ok(y)) if x == y)
+}
+
+/// A command line that botocore's `compat_shell_split` splits back into `words`, on
+/// Windows (`windows`) or elsewhere.
+pub fn command_line(words: &[&str], windows: bool) -> String {
+    let word = if windows { windows_word } else { shell_word };
+    words.iter().map(|w| word(w)).collect::<Vec<_>>().join(" ")
+}
+
+/// Where `name` is found on `path` as the platform's command search finds it: on
+/// Windows with each extension of `PATHEXT` (`.COM;.EXE;.BAT;.CMD` when unset), else as
+/// it is.
+fn find_program(path: &std::ffi::OsStr, name: &str, pathext: Option<&str>) -> Option<std::path::PathBuf> {
+    let extensions: Vec<String> = match cfg!(windows) {
+        true => pathext.unwrap_or(".COM;.EXE;.BAT;.CMD").split(';').filter(|e| !e.is_empty()).map(str::to_owned).collect(),
+        false => vec![String::new()],
+    };
+    std::env::split_paths(path).flat_map(|dir| extensions.iter().map(move |ext| dir.join(format!("{name}{ext}")))).find(|p| p.is_file())
+}
+
+/// A word as botocore splits `credential_process` on Windows (the C runtime's rules:
+/// only double quotes quote, and backslashes are literal unless they lead up to one),
+/// quoted too where `cmd /C` (which the Go and Rust SDKs run it through) would take a
+/// character for its own.
+fn windows_word(word: &str) -> String {
+    if !word.is_empty() && !word.chars().any(|c| c.is_whitespace() || "\"&|<>^()%!,;=".contains(c)) {
+        return word.to_owned();
+    }
+    let mut out = String::from('"');
+    let mut backslashes = 0;
+    for c in word.chars() {
+        match c {
+            '\\' => backslashes += 1,
+            '"' => {
+                // Backslashes before a quote are doubled, and the quote escaped.
+                out.push_str(&"\\".repeat(backslashes * 2 + 1));
+                out.push('"');
+                backslashes = 0;
+            }
+            c => {
+                out.push_str(&"\\".repeat(backslashes));
+                out.push(c);
+                backslashes = 0;
+            }
+        }
+    }
+    // Backslashes before the closing quote are doubled.
+    out.push_str(&"\\".repeat(backslashes * 2));
+    out.push('"');
+    out
 }
 
 /// A word as botocore splits `credential_process` (POSIX shell rules): quoted when it
@@ -559,9 +678,141 @@ mod tests {
     #[test]
     fn credential_process_words_split_back_as_botocore_splits_them() {
         for word in ["/usr/bin/mfa-tray", "/home/a b/mfa-tray", "it's", "$HOME", "a\\b", ""] {
-            let line = format!("{} credential-process ci", shell_word(word));
+            let line = command_line(&[word, "credential-process", "ci"], false);
             assert_eq!(crate::profiles::shlex_split(&line).unwrap(), [word, "credential-process", "ci"], "{line}");
         }
         assert_eq!(shell_word("/usr/bin/mfa-tray"), "/usr/bin/mfa-tray");
+        // Windows: double quotes, never POSIX single quotes (kept as part of the name).
+        let line = command_line(&[r"C:\Users\Ann Lee\AppData\Local\Programs\mfa-tray\mfa-tray.exe", "credential-process", "ci"], true);
+        assert_eq!(line, r#""C:\Users\Ann Lee\AppData\Local\Programs\mfa-tray\mfa-tray.exe" credential-process ci"#);
+        assert_eq!(windows_word(r"C:\tools\mfa-tray.exe"), r"C:\tools\mfa-tray.exe");
+        assert_eq!(windows_word(r#"a "b" \"#), r#""a \"b\" \\""#);
+    }
+
+    /// A keychain that does what it is told: a store that takes but then reports a
+    /// failure (as one that wrote but could not read back), a store that does not take,
+    /// or one after which nothing can be read.
+    #[derive(Default)]
+    struct Flaky {
+        held: std::sync::Mutex<Option<LongTermKeys>>,
+        store_takes: bool,
+        store_times_out: bool,
+        unreadable_after_store: bool,
+        stored: std::sync::atomic::AtomicBool,
+    }
+
+    impl keychain::Keychain for Flaky {
+        fn load(&self, _: &str) -> Result<Option<LongTermKeys>, keychain::KeychainError> {
+            if self.unreadable_after_store && self.stored.load(std::sync::atomic::Ordering::SeqCst) {
+                return Err(keychain::KeychainError::Unavailable("no answer".into()));
+            }
+            Ok(self.held.lock().unwrap().clone())
+        }
+        fn store(&self, _: &str, keys: &LongTermKeys) -> Result<(), keychain::KeychainError> {
+            self.stored.store(true, std::sync::atomic::Ordering::SeqCst);
+            if self.store_takes {
+                *self.held.lock().unwrap() = Some(keys.clone());
+            }
+            if self.store_times_out {
+                return Err(keychain::KeychainError::TimedOut(1));
+            }
+            Err(keychain::KeychainError::Unavailable("it did not return the keys just stored".into()))
+        }
+        fn delete(&self, _: &str) -> Result<bool, keychain::KeychainError> {
+            Ok(self.held.lock().unwrap().take().is_some())
+        }
+    }
+
+    /// moto (from the test venv) on a free port, killed when dropped.
+    struct Moto(std::process::Child, String);
+
+    impl Drop for Moto {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+
+    impl Moto {
+        fn start() -> Moto {
+            use std::io::BufRead;
+            let venv = std::env::var_os("MFA_TRAY_VENV").map(std::path::PathBuf::from).unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv"));
+            let mut child = std::process::Command::new(venv.join("bin/moto_server"))
+                .args(["-H", "127.0.0.1", "-p", "0"])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("moto_server from the test venv (scripts/test makes it)");
+            let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+            let url = lines.by_ref().map_while(Result::ok).find_map(|l| l.split_once("Running on ").map(|(_, u)| u.trim().to_owned())).unwrap();
+            std::thread::spawn(move || lines.for_each(drop));
+            Moto(child, url)
+        }
+
+        /// An unsigned IAM call (moto checks no signatures by default).
+        fn iam(&self, params: &str) -> String {
+            let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+            let auth = "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20260101/us-east-1/iam/aws4_request, SignedHeaders=host, Signature=0";
+            let body = format!("{params}&Version=2010-05-08");
+            let mut answer = agent.post(&self.1).header("Content-Type", "application/x-www-form-urlencoded").header("Authorization", auth).send(body.as_str()).unwrap();
+            answer.body_mut().read_to_string().unwrap()
+        }
+
+        fn tags<'a>(xml: &'a str, tag: &str) -> Vec<&'a str> {
+            xml.split(&format!("<{tag}>")).skip(1).filter_map(|t| t.split(&format!("</{tag}>")).next()).collect()
+        }
+    }
+
+    /// Rotates the keys of an account against moto with `keychain`; returns the
+    /// outcome, the keys IAM lists for the user afterwards, and the old and new key.
+    fn rotate_with(keychain: Flaky) -> (Result<Rotated, Error>, Vec<String>, Option<LongTermKeys>, String) {
+        let moto = Moto::start();
+        moto.iam("Action=CreateUser&UserName=alice");
+        let created = moto.iam("Action=CreateAccessKey&UserName=alice");
+        let old = LongTermKeys { access_key_id: Moto::tags(&created, "AccessKeyId")[0].to_owned(), secret_access_key: Secret::new(Moto::tags(&created, "SecretAccessKey")[0]) };
+        *keychain.held.lock().unwrap() = Some(old.clone());
+        let home = tempfile::tempdir().unwrap();
+        std::fs::write(home.path().join("config"), "[profile corp]\nmfa_serial = arn:aws:iam::123456789012:mfa/alice\nmfa_tray_keys = keychain\n").unwrap();
+        let path = |n: &str| home.path().join(n).display().to_string();
+        let vars = [("AWS_ENDPOINT_URL", moto.1.clone()), ("AWS_CONFIG_FILE", path("config")), ("AWS_SHARED_CREDENTIALS_FILE", path("credentials")), ("MFA_TRAY_CONFIG_DIR", path("settings"))];
+        let env = crate::env::FakeEnvironment { vars: vars.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(), home: Some(home.path().to_owned()) };
+        let keychain = std::sync::Arc::new(keychain);
+        let engine = Engine::new(std::sync::Arc::new(env), std::sync::Arc::new(crate::env::SystemClock)).unwrap().with_keychain(keychain.clone());
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let outcome = runtime.block_on(engine.rotate_keys("corp"));
+        let listed = moto.iam("Action=ListAccessKeys&UserName=alice");
+        let active = Moto::tags(&listed, "AccessKeyId").into_iter().map(str::to_owned).collect();
+        let held = keychain.held.lock().unwrap().clone();
+        (outcome, active, held, old.access_key_id)
+    }
+
+    #[test]
+    fn a_rotation_never_ends_with_no_working_key() {
+        // The store took but could not be read back: the new key is what the keychain
+        // holds, so it stays, and the old one goes.
+        let (outcome, active, held, old) = rotate_with(Flaky { store_takes: true, ..Flaky::default() });
+        let held = held.unwrap().access_key_id;
+        assert_ne!(held, old);
+        assert_eq!(active, std::slice::from_ref(&held), "IAM keeps the key the keychain holds: {outcome:?}");
+        assert_eq!(outcome.unwrap().new_key, held);
+
+        // What the keychain holds cannot be known: both keys stay active, and both are named.
+        let (outcome, active, held, old) = rotate_with(Flaky { store_takes: true, unreadable_after_store: true, ..Flaky::default() });
+        let e = outcome.unwrap_err();
+        assert_eq!(active.len(), 2, "{active:?}");
+        assert!(active.contains(&old) && active.contains(&held.unwrap().access_key_id));
+        assert!(e.message.contains("Both keys stay active in IAM") && e.message.contains(&old), "{}", e.message);
+
+        // The keychain did not answer in time: it may still be storing, so nothing it says
+        // now is believed, and both keys stay.
+        let (outcome, active, _, old) = rotate_with(Flaky { store_times_out: true, ..Flaky::default() });
+        assert_eq!(active.len(), 2, "{active:?}");
+        assert!(active.contains(&old) && outcome.unwrap_err().message.contains("Both keys stay active in IAM"));
+
+        // The store did not take: the keychain still holds the old key, and the new one goes.
+        let (outcome, active, held, old) = rotate_with(Flaky::default());
+        assert!(outcome.unwrap_err().message.contains("the new key was deleted again; the old one still works"));
+        assert_eq!(active, std::slice::from_ref(&old));
+        assert_eq!(held.unwrap().access_key_id, old);
     }
 }

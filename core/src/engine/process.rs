@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::credentials::{format_time, TempCredentials};
 use crate::error::Error;
+use crate::profiles::{RoleProfile, SessionProfile};
 use crate::types::{MfaCode, SESSION_ROLE_CAP};
 
 use super::{Engine, SESSION_MARGIN};
@@ -18,15 +19,21 @@ pub const TOOL_MARGIN: Duration = Duration::from_secs(15 * 60);
 /// so the tool does not come back at once.
 const TOOL_MIN: Duration = Duration::from_secs(30 * 60);
 
-/// Temporary credentials kept in memory for tools (the tray's), by profile: an MFA
-/// session under its account's name, a role under the role's.
+/// Temporary credentials kept in memory for tools (the tray's), by what defines them
+/// ([`Engine::role_key`], [`Engine::session_key`]): a profile edited since, or a tool
+/// with other endpoints, never gets credentials made for something else.
 pub type Memory = HashMap<String, TempCredentials>;
 
 /// What a tool's request needs.
 #[derive(Debug)]
 pub enum ForTool {
-    /// Credentials with at least [`TOOL_MARGIN`] left.
-    Ready(TempCredentials),
+    /// Credentials with at least [`TOOL_MARGIN`] left, and the key to keep them under.
+    Ready {
+        /// The credentials.
+        creds: TempCredentials,
+        /// Their key in [`Memory`].
+        key: String,
+    },
     /// A code first.
     NeedCode(CodeNeeded),
 }
@@ -42,9 +49,27 @@ pub struct CodeNeeded {
     pub mfa_serial: String,
     /// The command that prints the code, if the profile has one.
     pub mfa_process: Option<String>,
+    /// The key the account's MFA session is kept under in [`Memory`].
+    pub session_key: String,
 }
 
 impl Engine {
+    /// The memory key of role `r`'s credentials: everything that decides which role
+    /// session AssumeRole hands out, and where.
+    pub fn role_key(&self, r: &RoleProfile) -> String {
+        let e = self.endpoints(r.region.as_deref(), r.endpoint_url.as_deref());
+        let duration = r.duration.map_or(String::new(), |d| d.as_secs().to_string());
+        let parts = [r.role_arn.as_str(), &r.source, r.mfa_serial.as_str(), r.external_id.as_deref().unwrap_or(""), r.role_session_name.as_deref().unwrap_or(""), &duration, &e.region, e.sts.as_deref().unwrap_or("")];
+        format!("role\0{}", parts.join("\0"))
+    }
+
+    /// The memory key of account `p`'s MFA session: its device, and where the session
+    /// works (its partition, or a custom STS endpoint).
+    pub fn session_key(&self, p: &SessionProfile) -> String {
+        let e = self.endpoints(p.region.as_deref(), p.endpoint_url.as_deref());
+        format!("session\0{}\0{}\0{}", p.name, p.mfa_serial, e.realm())
+    }
+
     /// Credentials for a tool asking for `profile` (a role or an MFA session), without a
     /// code if that can be done: from `memory`, from an MFA session in memory or in the
     /// file (a role is then assumed now, at most an hour as AWS allows with a session,
@@ -53,43 +78,52 @@ impl Engine {
         let snap = self.snapshot()?;
         let fresh = |c: &&TempCredentials| c.expiration - snap.now > TOOL_MARGIN;
         if let Some(r) = snap.profiles.role(profile) {
-            if let Some(c) = memory.get(&r.name).filter(fresh) {
-                return Ok(ForTool::Ready(c.clone()));
+            let key = self.role_key(r);
+            if let Some(c) = memory.get(&key).filter(fresh) {
+                return Ok(ForTool::Ready { creds: c.clone(), key });
             }
-            let in_memory = memory.get(&r.source).filter(|c| c.expiration - snap.now > SESSION_MARGIN).cloned();
+            let source = snap.session_profile(&r.source)?;
+            let session_key = self.session_key(source);
+            let in_memory = memory.get(&session_key).filter(|c| c.expiration - snap.now > SESSION_MARGIN).cloned();
             if let Some(session) = in_memory.or_else(|| snap.valid_session(&r.source, SESSION_MARGIN)) {
                 let duration = r.duration.unwrap_or(self.settings.role_duration).clamp(TOOL_MIN, SESSION_ROLE_CAP);
-                return self.assume_through(&snap, r, &session, duration).await.map(ForTool::Ready);
+                let creds = self.assume_through(&snap, r, &session, duration).await?;
+                return Ok(ForTool::Ready { creds, key });
             }
             return Ok(ForTool::NeedCode(CodeNeeded {
                 profile: r.name.clone(),
                 account: r.source.clone(),
                 mfa_serial: r.mfa_serial.to_string(),
                 mfa_process: r.mfa_process.clone(),
+                session_key,
             }));
         }
         let Some(p) = snap.profiles.session(profile) else {
             let known = snap.profiles.roles.iter().map(|r| r.name.as_str()).chain(snap.profiles.sessions.iter().map(|p| p.name.as_str())).collect();
             return Err(snap.unknown(profile, "role or MFA session", known));
         };
-        if let Some(c) = memory.get(&p.name).filter(fresh).cloned().or_else(|| snap.valid_session(&p.name, TOOL_MARGIN)) {
-            return Ok(ForTool::Ready(c));
+        let key = self.session_key(p);
+        if let Some(c) = memory.get(&key).filter(fresh).cloned().or_else(|| snap.valid_session(&p.name, TOOL_MARGIN)) {
+            return Ok(ForTool::Ready { creds: c, key });
         }
         Ok(ForTool::NeedCode(CodeNeeded {
             profile: p.name.clone(),
             account: p.name.clone(),
             mfa_serial: p.mfa_serial.to_string(),
             mfa_process: p.mfa_process.clone(),
+            session_key: key,
         }))
     }
 
     /// An MFA session for `account` (GetSessionToken with `code`), for memory: written
-    /// nowhere. At least 30 minutes, whatever `duration_seconds` says.
-    pub async fn session_for_tools(&self, account: &str, code: &MfaCode) -> Result<TempCredentials, Error> {
+    /// nowhere. At least 30 minutes, whatever `duration_seconds` says. Returns it with
+    /// its key in [`Memory`].
+    pub async fn session_for_tools(&self, account: &str, code: &MfaCode) -> Result<(TempCredentials, String), Error> {
         let snap = self.snapshot()?;
         let p = snap.session_profile(account)?;
         let duration = p.duration.unwrap_or(self.settings.session_duration).max(TOOL_MIN);
-        self.get_session(&snap, p, code, duration).await
+        let creds = self.get_session(&snap, p, code, duration).await?;
+        Ok((creds, self.session_key(p)))
     }
 
     /// Credentials for `profile` with a code, where there is no memory to keep an MFA
@@ -101,7 +135,7 @@ impl Engine {
             let duration = r.duration.unwrap_or(self.settings.role_duration).max(TOOL_MIN);
             return self.assume_with_code(&snap, r, code, duration).await;
         }
-        self.session_for_tools(profile, code).await
+        self.session_for_tools(profile, code).await.map(|(creds, _)| creds)
     }
 }
 

@@ -46,7 +46,7 @@ impl Engine {
         }
         let r = snap.role_profile(role)?.clone();
         // Where the link goes is checked before any call to AWS.
-        let partition = Partition::of_arn(r.role_arn.as_str()).unwrap_or(Partition::Aws);
+        let partition = Partition::of_role(r.role_arn.as_str())?;
         let region = region.map(str::to_owned).or_else(|| r.region.clone());
         if let Some(r) = &region {
             check_region(r)?;

@@ -149,9 +149,9 @@ pub(super) fn create_private_dir(dir: &Path) -> io::Result<()> {
 /// Puts `tmp` in place of `real` if `real` is still `current`, keeping what it displaces
 /// at `previous` (0600). `Ok(false)`: `real` changed meanwhile and nothing was replaced.
 pub(super) fn swap(tmp: tempfile::NamedTempFile, real: &Path, current: &Current, previous: &Path) -> io::Result<bool> {
-    #[cfg(target_os = "linux")]
-    match linux::swap(&tmp, real, current, previous) {
-        Err(e) if matches!(e.raw_os_error(), Some(libc::EINVAL | libc::ENOSYS | libc::EOPNOTSUPP)) => {} // no renameat2 here
+    #[cfg(any(target_os = "linux", target_os = "macos"))]
+    match exchange::swap(&tmp, real, current, previous) {
+        Err(e) if exchange::unsupported(&e) => {} // no atomic exchange on this file system
         other => {
             // The temporary name now holds the displaced file, or nothing: never delete it.
             let _ = tmp.into_temp_path().keep();
@@ -196,8 +196,8 @@ fn link_swap(tmp: tempfile::NamedTempFile, real: &Path, current: &Current, previ
 
 /// Puts a displaced version back in place of the file (the caller then writes again).
 pub(super) fn restore(previous: &Path, real: &Path) -> io::Result<()> {
-    #[cfg(target_os = "linux")]
-    if linux::restore(previous, real).is_ok() {
+    #[cfg(any(target_os = "linux", target_os = "macos"))]
+    if exchange::restore(previous, real).is_ok() {
         return Ok(());
     }
     fs::rename(previous, real)
@@ -275,8 +275,10 @@ mod windows {
     }
 }
 
-#[cfg(target_os = "linux")]
-mod linux {
+/// Renames that exchange two files atomically, or create one only where none is:
+/// `renameat2` on Linux, `renamex_np` on macOS.
+#[cfg(any(target_os = "linux", target_os = "macos"))]
+mod exchange {
     use std::ffi::CString;
     use std::fs;
     use std::io;
@@ -285,10 +287,35 @@ mod linux {
 
     use super::{make_private, Current, Version};
 
-    fn renameat2(from: &Path, to: &Path, flags: libc::c_uint) -> io::Result<()> {
+    /// What a rename does besides renaming.
+    #[derive(Clone, Copy)]
+    enum How {
+        /// Swap the two files (both must exist).
+        Exchange,
+        /// Fail if the target exists.
+        NoReplace,
+    }
+
+    fn rename(from: &Path, to: &Path, how: How) -> io::Result<()> {
         let (from, to) = (CString::new(from.as_os_str().as_bytes())?, CString::new(to.as_os_str().as_bytes())?);
+        #[cfg(target_os = "linux")]
         // SAFETY: both are valid NUL-terminated paths; AT_FDCWD resolves them as given.
-        let rc = unsafe { libc::renameat2(libc::AT_FDCWD, from.as_ptr(), libc::AT_FDCWD, to.as_ptr(), flags) };
+        let rc = unsafe {
+            let flags = match how {
+                How::Exchange => libc::RENAME_EXCHANGE,
+                How::NoReplace => libc::RENAME_NOREPLACE,
+            };
+            libc::renameat2(libc::AT_FDCWD, from.as_ptr(), libc::AT_FDCWD, to.as_ptr(), flags)
+        };
+        #[cfg(target_os = "macos")]
+        // SAFETY: both are valid NUL-terminated paths.
+        let rc = unsafe {
+            let flags = match how {
+                How::Exchange => libc::RENAME_SWAP,
+                How::NoReplace => libc::RENAME_EXCL,
+            };
+            libc::renamex_np(from.as_ptr(), to.as_ptr(), flags)
+        };
         if rc == 0 {
             Ok(())
         } else {
@@ -296,11 +323,20 @@ mod linux {
         }
     }
 
+    /// Whether the file system (or the kernel) has no such rename.
+    pub(super) fn unsupported(e: &io::Error) -> bool {
+        #[cfg(target_os = "linux")]
+        let codes = [libc::EINVAL, libc::ENOSYS, libc::EOPNOTSUPP];
+        #[cfg(target_os = "macos")]
+        let codes = [libc::EINVAL, libc::ENOTSUP, libc::EOPNOTSUPP];
+        e.raw_os_error().is_some_and(|c| codes.contains(&c))
+    }
+
     pub(super) fn swap(tmp: &tempfile::NamedTempFile, real: &Path, current: &Current, previous: &Path) -> io::Result<bool> {
         let at = tmp.path();
         let Some(version) = current.version else {
             // No file was there: create it only if no one else did meanwhile.
-            return match renameat2(at, real, libc::RENAME_NOREPLACE) {
+            return match rename(at, real, How::NoReplace) {
                 Ok(()) => Ok(true),
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
                     let _ = fs::remove_file(at);
@@ -309,11 +345,11 @@ mod linux {
                 Err(e) => Err(e),
             };
         };
-        renameat2(at, real, libc::RENAME_EXCHANGE)?;
+        rename(at, real, How::Exchange)?;
         // `at` now holds the file that was in place: it must be the one that was read.
         let displaced = fs::metadata(at).map(|m| Version::of(&m));
         if !displaced.is_ok_and(|d| d.same_contents(&version)) {
-            renameat2(at, real, libc::RENAME_EXCHANGE)?;
+            rename(at, real, How::Exchange)?;
             let _ = fs::remove_file(at);
             return Ok(false);
         }
@@ -327,6 +363,6 @@ mod linux {
 
     /// Swaps the displaced version back in (an exchange, so neither is ever missing).
     pub(super) fn restore(previous: &Path, real: &Path) -> io::Result<()> {
-        renameat2(previous, real, libc::RENAME_EXCHANGE)
+        rename(previous, real, How::Exchange)
     }
 }
