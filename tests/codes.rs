@@ -28,11 +28,14 @@ fn login_takes_the_code_from_mfa_process() {
 fn a_failing_or_chatty_mfa_process_is_reported_and_nothing_is_sent() {
     let s = Stack::start();
     for (process, expected) in [
-        ("sh -c 'echo no YubiKey detected >&2; exit 2'", "(sh …) failed (exit status 2): no YubiKey detected"),
-        ("echo not-a-code", "(echo …) printed something other than a 6-digit code"),
-        ("/nonexistent/ykman oath accounts code", "(/nonexistent/ykman …) failed (exit status 127)"),
-        // The seed on the command line is never shown.
-        (&*format!("oathtool --totp -b {SECRET} --bogus-option"), "(oathtool …) failed (exit status 1)"),
+        ("sh -c 'echo no device detected >&2; exit 2'", "failed (exit status 2): no device detected"),
+        ("echo not-a-code", "printed something other than a 6-digit code"),
+        ("/nonexistent/ykman oath accounts code", "failed (exit status 127)"),
+        // No part of the command line is ever shown: the seed may sit anywhere in it,
+        // its first word included, and the shell's error may quote it.
+        (&*format!("oathtool --totp -b {SECRET} --bogus-option"), "failed (exit status 1)"),
+        (&*format!("SEED={SECRET}; oathtool --totp -b $SEED --bogus-option"), "failed (exit status 1)"),
+        (&*format!("{SECRET} --totp"), "failed (exit status 127)"),
     ] {
         s.files(CREDENTIALS, &with_process(process));
         let run = s.run(&["login", "corp"]);
@@ -41,6 +44,36 @@ fn a_failing_or_chatty_mfa_process_is_reported_and_nothing_is_sent() {
         assert_eq!(s.credentials(), CREDENTIALS);
     }
     assert!(s.proxy_log().is_empty(), "no code reached AWS: {:?}", s.proxy_log());
+}
+
+/// A seed on mfa_process's command line in a config file others can read is warned
+/// about; the same file closed to others, or the seed read from a file by the command
+/// (out of the command line), is not.
+#[test]
+fn status_warns_of_a_seed_other_users_can_read() {
+    use std::os::unix::fs::PermissionsExt;
+    let s = Stack::start();
+    let config = s.path(".aws/config");
+    let mode = |m: u32| std::fs::set_permissions(&config, std::fs::Permissions::from_mode(m)).unwrap();
+    let warning = format!("its mfa_process has a TOTP seed on its command line, and {} is readable by other users (mode 0644)", config.display());
+    s.files(CREDENTIALS, &with_process(&format!("oathtool --totp -b {SECRET}")));
+    mode(0o644);
+    let status = s.run(&["status"]);
+    assert!(status.ok().stdout.contains(&format!("Problems\n  corp: {warning}")), "{status:#?}");
+    let json: serde_json::Value = serde_json::from_str(&s.run(&["status", "--json"]).stdout).unwrap();
+    assert!(json["problems"][0]["message"].as_str().unwrap().starts_with(&warning), "{json}");
+    assert!(!status.stdout.contains(SECRET), "{status:#?}");
+    // Closed to others: no warning (the seed still shows in the process list while the
+    // command runs; the README shows how to keep it out).
+    mode(0o600);
+    assert!(!s.run(&["status"]).stdout.contains("TOTP seed"));
+    // The seed in a file of its own, read by the command: nothing on the command line.
+    std::fs::write(s.path("seed"), SECRET).unwrap();
+    s.files(CREDENTIALS, &with_process(&format!("oathtool --totp -b - < {}", s.path("seed").display())));
+    mode(0o644);
+    assert!(!s.run(&["status"]).stdout.contains("TOTP seed"));
+    // ... and it gives codes that log in.
+    s.run(&["login", "corp"]).ok();
 }
 
 /// With auto_login on, the tray logs a session about to end in again by itself.

@@ -196,6 +196,71 @@ fn import_moves_keys_into_the_keychain_and_export_moves_them_back() {
     assert!(run.stdout.contains("user/alice"), "{run:#?}");
 }
 
+/// Holds mfa-tray's lock on `file` (as another mfa-tray would) until dropped.
+struct Held(std::process::Child);
+
+impl Held {
+    fn lock(s: &Stack, file: &str) -> Held {
+        use std::io::{BufRead, BufReader};
+        let script = "import fcntl, sys\nf = open(sys.argv[1], 'a+')\nfcntl.flock(f, fcntl.LOCK_EX)\nprint('held', flush=True)\nsys.stdin.read()\n";
+        let mut child = std::process::Command::new(support::venv().join("bin/python"))
+            .args(["-c", script])
+            .arg(s.path(&format!(".aws/.{file}.mfa-tray.lock")))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        assert_eq!(line.trim(), "held");
+        Held(child)
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        drop(self.0.stdin.take());
+        let _ = self.0.wait();
+    }
+}
+
+/// `keys export` writes the keys into the file, then tells the config; when that fails
+/// (here: another mfa-tray holds the config's lock for longer than the timeout), the
+/// keys written to the file are taken out again: the file is as it was, and the keys are
+/// where the profile says, in the keychain.
+#[test]
+fn an_export_whose_config_edit_fails_leaves_no_keys_in_the_file() {
+    let (s, id, secret) = aws_with_alice(0, |_| {});
+    let kr = s.keyring();
+    let original = CREDENTIALS.replace("AKIAALICEEXAMPLE0001", &id).replace("alice/long/term/secret", &secret);
+    s.files(&original, CONFIG);
+    s.run(&["keys", "import", "corp"]).ok();
+    let (credentials, config) = (s.credentials(), read(&s, ".aws/config").unwrap());
+    fs::create_dir_all(s.path("mfa-tray-config")).unwrap();
+    fs::write(s.path("mfa-tray-config/settings.toml"), "lock_timeout_seconds = 3\n").unwrap();
+
+    // The export's checks pass and it waits for the credentials file; meanwhile the
+    // config's lock is taken, so its last step waits in vain.
+    let held_credentials = Held::lock(&s, "credentials");
+    let export = s.command().args(["keys", "export", "corp", "--to-file"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let held_config = Held::lock(&s, "config");
+    drop(held_credentials);
+    let run = Run::from(export.wait_with_output().unwrap());
+    drop(held_config);
+    run.fails(4, "is being written by another mfa-tray");
+    // (It got as far as writing the keys: this is the take-back, not a refusal before.)
+    assert!(run.stderr.contains("the keys written to [corp-long-term] were taken out again (they stay in the keychain, where the profile says they are)"), "{run:#?}");
+    // The copy of the previous version does not keep them either.
+    assert!(!read(&s, ".aws/.credentials.mfa-tray-previous").unwrap_or_default().contains(&secret));
+    assert_eq!(s.credentials(), credentials, "the keys written to the file were taken out again");
+    assert!(!s.credentials().contains(&secret));
+    assert_eq!(read(&s, ".aws/config").unwrap(), config);
+    assert_eq!(stored(&kr, "corp"), Some((id, secret)));
+    // With nothing in the way, it goes through.
+    s.run(&["keys", "export", "corp", "--to-file"]).ok();
+}
+
 #[test]
 fn import_refuses_to_lose_other_keys_in_the_section() {
     let (s, id, secret) = aws_with_alice(0, |_| {});
