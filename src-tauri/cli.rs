@@ -582,7 +582,8 @@ fn from_tray(engine: &Engine, profile: &str, tool: &str) -> Result<Option<mfa_tr
             }
             Ok(Some(mfa_tray_core::credentials::TempCredentials { access_key_id, secret_access_key, session_token, expiration }))
         }
-        Ok(Answer::Error { code, message, .. }) if code == "other_files" => {
+        // A tray for other files, or of another version, cannot answer this question.
+        Ok(Answer::Error { code, message, .. }) if code == "other_files" || code == "version" => {
             eprintln!("mfa-tray: {message}; answering here instead");
             Ok(None)
         }

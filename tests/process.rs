@@ -216,7 +216,7 @@ fn start_tray(s: &Stack, bus: &Bus) -> Tray {
 fn tray_asks(s: &Stack) -> serde_json::Value {
     use std::io::{BufRead, BufReader};
     let mut stream = std::os::unix::net::UnixStream::connect(s.path("run/mfa-tray/tray.sock")).unwrap();
-    stream.write_all(b"{\"v\":1,\"op\":\"asks\"}\n").unwrap();
+    stream.write_all(b"{\"v\":2,\"op\":\"asks\"}\n").unwrap();
     let mut line = String::new();
     BufReader::new(stream).read_line(&mut line).unwrap();
     serde_json::from_str::<serde_json::Value>(&line).unwrap()["asks"].clone()
@@ -425,7 +425,7 @@ try:
 except OSError as e:
     print("refused:", e.strerror); sys.exit(0)
 try:
-    s.sendall(b'{"v":1,"op":"credentials","profile":"corp","tool":"x"}\n')
+    s.sendall(b'{"v":2,"op":"credentials","profile":"corp","tool":"x"}\n')
     s.settimeout(10)
     data = s.recv(65536)
 except OSError:
@@ -547,7 +547,7 @@ fn credentials_with_less_than_fifteen_minutes_are_not_handed_on() {
     s.files(CREDENTIALS, &seeded(&process_config()));
     // A "tray" that hands out credentials with 6 minutes left.
     let soon = (time::OffsetDateTime::now_utc() + time::Duration::minutes(6)).format(&time::format_description::well_known::Rfc3339).unwrap();
-    let answer = format!(r#"{{"v":1,"result":"credentials","access_key_id":"ASIASHORTLIVED000001","secret_access_key":"s","session_token":"t","expiration":"{soon}"}}"#);
+    let answer = format!(r#"{{"v":2,"result":"credentials","access_key_id":"ASIASHORTLIVED000001","secret_access_key":"s","session_token":"t","expiration":"{soon}"}}"#);
     let script = "import socket, sys, os\ns = socket.socket(socket.AF_UNIX)\nos.makedirs(os.path.dirname(sys.argv[1]), mode=0o700, exist_ok=True)\ns.bind(sys.argv[1])\ns.listen()\nprint('ready', flush=True)\nwhile True:\n    c, _ = s.accept()\n    c.recv(65536)\n    c.sendall(sys.argv[2].encode() + b'\\n')\n    c.close()\n";
     let mut fake = Command::new(venv().join("bin/python")).args(["-c", script]).arg(s.path("run/mfa-tray/tray.sock")).arg(&answer).stdout(Stdio::piped()).spawn().unwrap();
     let mut ready = String::new();

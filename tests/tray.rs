@@ -258,7 +258,7 @@ fn autostart_entries(s: &Stack) -> Vec<(String, String)> {
 fn save_settings(s: &Stack, toml: &str) {
     use std::io::{BufRead, BufReader, Write};
     let mut stream = std::os::unix::net::UnixStream::connect(s.path("run/mfa-tray/tray.sock")).unwrap();
-    let request = serde_json::json!({ "v": 1, "op": "save_settings", "toml": toml });
+    let request = serde_json::json!({ "v": 2, "op": "save_settings", "toml": toml });
     stream.write_all(format!("{request}\n").as_bytes()).unwrap();
     let mut line = String::new();
     BufReader::new(stream).read_line(&mut line).unwrap();

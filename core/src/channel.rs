@@ -22,7 +22,8 @@ use crate::env::Environment;
 use crate::settings::CONFIG_DIR_VAR;
 
 /// The version of the request and answer shapes.
-pub const VERSION: u32 = 1;
+/// 2: a tool's request carries its context (a tray of version 1 would answer without it).
+pub const VERSION: u32 = 2;
 /// The largest request or answer, in bytes.
 const MAX_MESSAGE: u64 = 64 * 1024;
 /// How long either side waits for the other, for a whole request or answer (a request
@@ -366,18 +367,30 @@ type Handler = dyn Fn(Request, &Peer) -> Answer + Send + Sync;
 /// The answer line to a request line. A tool's request takes one of the
 /// [`MAX_TOOLS`] places for tools while it is answered.
 fn answer_line(line: &str, peer: &Peer, handle: &Handler, slots: &Slots) -> Option<String> {
-    let answer = match serde_json::from_str::<Envelope<Request>>(line) {
-        Ok(Envelope { v: VERSION, body: body @ Request::Credentials { .. } }) => match slots.tool() {
-            Some(_place) => handle(body, peer),
-            None => Answer::Error {
-                code: "busy".into(),
-                message: format!("{MAX_TOOLS} tools already wait for the tray; try again once a code is typed"),
-                kind: Some(crate::error::ErrorKind::LocalFile),
+    // The version first: a request of another version may not parse as one of this.
+    #[derive(Deserialize)]
+    struct Version {
+        v: u32,
+    }
+    let bad_request = || Answer::Error { code: "bad_request".into(), message: "not a request this tray understands".into(), kind: None };
+    let answer = match serde_json::from_str::<Version>(line) {
+        Err(_) => bad_request(),
+        Ok(Version { v }) if v != VERSION => {
+            let which = if v < VERSION { "the program asking is older than the tray: use the mfa-tray that came with it" } else { "the tray is older than the program asking: restart the tray" };
+            Answer::Error { code: "version".into(), message: format!("this tray speaks version {VERSION} of its channel, not {v}; {which}"), kind: None }
+        }
+        Ok(_) => match serde_json::from_str::<Envelope<Request>>(line) {
+            Err(_) => bad_request(),
+            Ok(Envelope { body: body @ Request::Credentials { .. }, .. }) => match slots.tool() {
+                Some(_place) => handle(body, peer),
+                None => Answer::Error {
+                    code: "busy".into(),
+                    message: format!("{MAX_TOOLS} tools already wait for the tray; try again once a code is typed"),
+                    kind: Some(crate::error::ErrorKind::LocalFile),
+                },
             },
+            Ok(Envelope { body, .. }) => handle(body, peer),
         },
-        Ok(Envelope { v: VERSION, body }) => handle(body, peer),
-        Ok(Envelope { v, .. }) => Answer::Error { code: "version".into(), message: format!("this tray speaks version {VERSION} of its channel, not {v}; restart the tray"), kind: None },
-        Err(_) => Answer::Error { code: "bad_request".into(), message: "not a request this tray understands".into(), kind: None },
     };
     let mut out = serde_json::to_string(&Envelope { v: VERSION, body: answer }).ok()?;
     out.push('\n');
@@ -885,10 +898,16 @@ mod tests {
         assert_eq!(request(&path, &Request::Ping).unwrap(), Answer::Ok { message: "pong".into() });
         // Garbage gets a plain refusal, not a hang.
         let mut raw = raw(&path);
-        raw.write_all(b"{\"v\":1,\"op\":\"format_disk\"}\n").unwrap();
+        raw.write_all(b"{\"v\":2,\"op\":\"format_disk\"}\n").unwrap();
         let mut text = String::new();
         raw.read_to_string(&mut text).unwrap();
         assert!(text.contains("bad_request"), "{text}");
+        // A tool's request of version 1 (no context) is not answered as if it had one.
+        let mut raw = super::tests::raw(&path);
+        raw.write_all(b"{\"v\":1,\"op\":\"credentials\",\"profile\":\"prod\",\"tool\":\"t\"}\n").unwrap();
+        let mut text = String::new();
+        raw.read_to_string(&mut text).unwrap();
+        assert!(text.contains("this tray speaks version 2 of its channel, not 1; the program asking is older than the tray"), "{text}");
         drop(server);
         // The channel goes with the tray (on Windows once its thread has let go).
         let start = std::time::Instant::now();
@@ -914,7 +933,7 @@ mod tests {
         })
         .unwrap();
         let mut client = raw(&path);
-        client.write_all(b"{\"v\":1,\"op\":\"ping\"}\n").unwrap();
+        client.write_all(b"{\"v\":2,\"op\":\"ping\"}\n").unwrap();
         std::thread::sleep(Duration::from_millis(200));
         drop(client);
         let (pid, label, gone) = rx.recv_timeout(Duration::from_secs(10)).unwrap();
@@ -1040,7 +1059,7 @@ s.listen()\n\
 print('ready', flush=True)\n\
 c, _ = s.accept()\n\
 c.recv(4096)\n\
-c.sendall(b'{\"v\":1,\"result\":\"ok\",\"message\":\"pong\"}\\n')\n";
+c.sendall(b'{\"v\":2,\"result\":\"ok\",\"message\":\"pong\"}\\n')\n";
         let mut server = std::process::Command::new("python3").arg("-c").arg(script).arg(&sock).stdout(std::process::Stdio::piped()).spawn().unwrap();
         let mut ready = String::new();
         std::io::BufReader::new(server.stdout.take().unwrap()).read_line(&mut ready).unwrap();

@@ -610,7 +610,9 @@ fn find_program(path: &std::ffi::OsStr, name: &str, pathext: Option<&str>) -> Op
 /// A word as botocore splits `credential_process` on Windows (the C runtime's rules:
 /// only double quotes quote, and backslashes are literal unless they lead up to one),
 /// quoted too where `cmd /C` (which the Go and Rust SDKs run it through) would take a
-/// character for its own.
+/// character for its own. `cmd /C` keeps a line whose one quoted word holds none of
+/// `( ) @ & ^ |` as it is; a path with those (`Program Files (x86)`) cannot be written
+/// for both botocore and cmd, and is written for botocore.
 fn windows_word(word: &str) -> String {
     if !word.is_empty() && !word.chars().any(|c| c.is_whitespace() || "\"&|<>^()%!,;=".contains(c)) {
         return word.to_owned();
