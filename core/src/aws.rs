@@ -157,6 +157,14 @@ where
 const THROTTLING: [&str; 6] =
     ["Throttling", "ThrottlingException", "ThrottledException", "RequestLimitExceeded", "TooManyRequestsException", "SlowDown"];
 
+/// [`classify`], for the other AWS clients of the crate (Identity Center's).
+pub(crate) fn classify_sdk<E>(err: SdkError<E>, secrets: &[Secret]) -> AwsError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    classify(err, secrets)
+}
+
 /// Sorts an SDK failure into what the user can act on. Only AWS's error code and
 /// message survive (scrubbed of `secrets`, which an answer may echo), never the body.
 fn classify<E>(err: SdkError<E>, secrets: &[Secret]) -> AwsError

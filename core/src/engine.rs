@@ -25,9 +25,11 @@ use crate::types::{check_duration, human_duration, MfaCode, MfaSerial, ROLE_DURA
 mod accounts;
 mod process;
 mod signin;
+mod sso;
 pub use accounts::{check_keys, check_profile_name, command_line, AccountCheck, NewRole, Rotated};
-pub use process::{process_json, CodeNeeded, ForTool, Memory, TOOL_MARGIN};
+pub use process::{process_json, CodeNeeded, ForTool, Memory, SignInNeeded, TOOL_MARGIN};
 pub use signin::ConsoleLink;
+pub use sso::{SsoState, Synced};
 
 /// An MFA session is used for AssumeRole only if it has at least this long left.
 pub const SESSION_MARGIN: Duration = Duration::from_secs(60);
@@ -116,6 +118,8 @@ pub enum Strategy {
     ViaSession,
     /// With the long-term keys plus SerialNumber and TokenCode.
     WithMfa,
+    /// An IAM Identity Center role: GetRoleCredentials with the session's token.
+    IdentityCenter,
 }
 
 /// The decision for one AssumeRole, before it is made.
@@ -127,8 +131,9 @@ pub struct Plan {
     pub duration: Duration,
     /// Why this flow, for people.
     pub reason: String,
-    /// The device a code is for (needed when `strategy` is `WithMfa`).
-    pub mfa_serial: MfaSerial,
+    /// The device a code is for (needed when `strategy` is `WithMfa`; none for an
+    /// Identity Center role).
+    pub mfa_serial: Option<MfaSerial>,
 }
 
 /// What `login` did.
@@ -175,6 +180,15 @@ pub enum RefreshItem {
         role: String,
         /// Expiry.
         expires: OffsetDateTime,
+    },
+    /// Needs a sign-in to its Identity Center session first.
+    NeedsSignIn {
+        /// Section.
+        section: String,
+        /// Role.
+        role: String,
+        /// The Identity Center session to sign in to.
+        session: String,
     },
     /// Needs a new MFA session first.
     NeedsLogin {
@@ -264,6 +278,19 @@ impl Engine {
         let session_lead = self.settings.notify_before.first().copied().unwrap_or(Duration::ZERO);
         let mut status = Status::from_snapshot(&snap, session_lead, self.settings.refresh_before);
         status.problems.extend(self.exposed_seeds(&snap));
+        status.sso_sessions = self
+            .sso_states(&snap)
+            .into_iter()
+            .map(|s| crate::status::SsoSessionStatus {
+                state: crate::status::State::of(s.expires, snap.now, session_lead),
+                expires_at: s.expires.map(crate::credentials::format_time),
+                seconds_left: s.expires.map(|e| (e - snap.now).whole_seconds().max(0) as u64),
+                renewable: s.renewable,
+                name: s.session.name,
+                start_url: s.session.start_url,
+                region: s.session.region,
+            })
+            .collect();
         Ok(status)
     }
 
@@ -313,6 +340,17 @@ impl Engine {
     /// Decides how `role` would be assumed now. `explicit` is a duration the user asked
     /// for; `code_given` whether a code is at hand. A plan may need a code that is not.
     pub fn plan(&self, snap: &Snapshot, role: &str, explicit: Option<Duration>, code_given: bool) -> Result<Plan, Error> {
+        if let Some(r) = snap.profiles.sso_role(role) {
+            if explicit.is_some() {
+                return Err(Error::bad_input("bad_duration", format!("{role} is an Identity Center role: its permission set decides how long its credentials last")));
+            }
+            return Ok(Plan {
+                strategy: Strategy::IdentityCenter,
+                duration: Duration::ZERO,
+                reason: format!("with the Identity Center session {} (GetRoleCredentials); no code needed", r.session),
+                mfa_serial: None,
+            });
+        }
         let r = snap.role_profile(role)?;
         if r.on_demand {
             return Err(Error::bad_input(
@@ -324,7 +362,7 @@ impl Engine {
         check_duration(wanted, ROLE_DURATION, "AssumeRole").map_err(|e| Error::bad_input("bad_duration", format!("{role}: {e}")))?;
         let session = snap.valid_session(&r.source, SESSION_MARGIN);
         let over_cap = wanted > SESSION_ROLE_CAP;
-        let plan = |strategy, duration, reason: String| Plan { strategy, duration, reason, mfa_serial: r.mfa_serial.clone() };
+        let plan = |strategy, duration, reason: String| Plan { strategy, duration, reason, mfa_serial: Some(r.mfa_serial.clone()) };
         Ok(match (session.is_some(), over_cap, code_given) {
             (true, false, _) => plan(Strategy::ViaSession, wanted, format!("through the MFA session of {}; no code needed", r.source)),
             (true, true, false) if explicit.is_none() => plan(
@@ -350,6 +388,16 @@ impl Engine {
     pub async fn assume(&self, role: &str, code: Option<&MfaCode>, duration: Option<Duration>, to: Option<&str>) -> Result<AssumeOutcome, Error> {
         let snap = self.snapshot()?;
         let plan = self.plan(&snap, role, duration, code.is_some())?;
+        if let Some(r) = snap.profiles.sso_role(role) {
+            let section = to.unwrap_or(&self.settings.target_profile).to_owned();
+            check_section_name(&section).map_err(|e| Error::bad_input("bad_target", e.to_string()))?;
+            let holds = Holds::Role(r.name.clone());
+            snap.check_writable(&snap.credentials, &section, &holds)?;
+            self.trial_write(&snap, &section, &holds)?;
+            let creds = self.sso_role_credentials(&snap, r).await?;
+            self.write(&snap, &section, &creds, &holds, None)?;
+            return Ok(AssumeOutcome { role: r.name.clone(), active: section == self.settings.target_profile, section, expires: creds.expiration, plan });
+        }
         let r = snap.role_profile(role)?;
         let section = to.unwrap_or(&self.settings.target_profile).to_owned();
         check_section_name(&section).map_err(|e| Error::bad_input("bad_target", e.to_string()))?;
@@ -362,11 +410,12 @@ impl Engine {
                 let code = code.ok_or_else(|| {
                     Error::bad_input(
                         "code_required",
-                        format!("assuming {role} needs an MFA code for {}: {}. Pass --code, or run `mfa-tray login {}` first", plan.mfa_serial, plan.reason, r.source),
+                        format!("assuming {role} needs an MFA code for {}: {}. Pass --code, or run `mfa-tray login {}` first", r.mfa_serial, plan.reason, r.source),
                     )
                 })?;
                 self.assume_with_code(&snap, r, code, plan.duration).await?
             }
+            Strategy::IdentityCenter => return Err(Error::bad_input("not_a_role", format!("{role} is not a role profile"))),
         };
         self.write(&snap, &section, &creds, &holds, None)?;
         Ok(AssumeOutcome { role: r.name.clone(), active: section == self.settings.target_profile, section, expires: creds.expiration, plan })
@@ -401,6 +450,18 @@ impl Engine {
                 return RefreshItem::Failed { section: section.to_owned(), role: String::new(), error };
             }
         };
+        if let Some(r) = snap.profiles.sso_role(&role) {
+            let result = match self.sso_role_credentials(snap, r).await {
+                Ok(creds) => self.write(snap, &section, &creds, &Holds::Role(role.clone()), Some(&seen)).map(|()| creds.expiration),
+                Err(e) => Err(e),
+            };
+            return match result {
+                Ok(expires) => RefreshItem::Refreshed { section, role, expires },
+                Err(error) if error.code == "file_superseded" => RefreshItem::Superseded { section, role },
+                Err(error) if error.code == "sso_login_required" => RefreshItem::NeedsSignIn { section, role, session: r.session.clone() },
+                Err(error) => RefreshItem::Failed { section, role, error },
+            };
+        }
         let r = match snap.role_profile(&role) {
             Ok(r) => r,
             Err(error) => return RefreshItem::Failed { section, role, error },
@@ -433,7 +494,7 @@ impl Engine {
     /// GetCallerIdentity with the credentials of `profile` (default: the target profile).
     pub async fn whoami(&self, profile: Option<&str>) -> Result<(String, Identity), Error> {
         let snap = self.snapshot()?;
-        let (section, creds, endpoints) = self.credentials_for(&snap, profile)?;
+        let (section, creds, endpoints) = self.usable(&snap, profile).await?;
         let identity = match &creds {
             Usable::Keys(k) => Sts::new(Signer::LongTerm(k), &endpoints).caller_identity().await,
             Usable::Temp(t) => Sts::new(Signer::Temporary(t), &endpoints).caller_identity().await,
@@ -445,7 +506,7 @@ impl Engine {
     /// S3 ListBuckets with the credentials of `profile` (default: the target profile).
     pub async fn buckets(&self, profile: Option<&str>) -> Result<(String, Vec<Bucket>), Error> {
         let snap = self.snapshot()?;
-        let (section, creds, endpoints) = self.credentials_for(&snap, profile)?;
+        let (section, creds, endpoints) = self.usable(&snap, profile).await?;
         let buckets = match &creds {
             Usable::Keys(k) => aws::list_buckets(Signer::LongTerm(k), &endpoints).await,
             Usable::Temp(t) => aws::list_buckets(Signer::Temporary(t), &endpoints).await,
@@ -585,13 +646,29 @@ impl Engine {
         Ok(())
     }
 
+    /// The credentials `whoami` and `buckets` use, and where to send requests: an
+    /// Identity Center role with no section holding it gets its credentials from the
+    /// portal (written nowhere).
+    async fn usable(&self, snap: &Snapshot, profile: Option<&str>) -> Result<(String, Usable, Endpoints), Error> {
+        let wanted = profile.map(str::to_owned).or_else(|| self.env.var_str("AWS_PROFILE")).unwrap_or_else(|| self.settings.target_profile.clone());
+        if let Some(r) = snap.profiles.sso_role(&wanted) {
+            if !snap.credentials.has_section(&wanted) && snap.freshest_role_section(&wanted).is_none() {
+                let creds = self.sso_role_credentials(snap, r).await?;
+                let region = r.region.clone().or_else(|| snap.profiles.sso_session(&r.session).map(|s| s.region.clone()));
+                return Ok((wanted, Usable::Temp(creds), self.endpoints(region.as_deref(), r.endpoint_url.as_deref())));
+            }
+        }
+        self.credentials_for(snap, profile)
+    }
+
     /// The credentials `whoami` and `buckets` use, and where to send requests.
     fn credentials_for(&self, snap: &Snapshot, profile: Option<&str>) -> Result<(String, Usable, Endpoints), Error> {
         let from_env = self.env.var_str("AWS_PROFILE");
         let wanted = profile.map(str::to_owned).or(from_env).unwrap_or_else(|| self.settings.target_profile.clone());
         // A role profile has no section of its own: use a section that holds it.
-        let section = match (snap.credentials.has_section(&wanted), snap.profiles.role(&wanted)) {
-            (false, Some(_)) => snap
+        let is_role = snap.profiles.role(&wanted).is_some() || snap.profiles.sso_role(&wanted).is_some();
+        let section = match (snap.credentials.has_section(&wanted), is_role) {
+            (false, true) => snap
                 .freshest_role_section(&wanted)
                 .map(|m| m.section)
                 .ok_or_else(|| Error::bad_input("no_credentials", format!("role {wanted} has no credentials yet: run `mfa-tray assume {wanted}`")))?,
@@ -604,7 +681,7 @@ impl Engine {
                     return Err(Error::new(
                         ErrorKind::AwsRefused,
                         "expired_token",
-                        format!("the credentials in [{section}] expired at {}; run `mfa-tray {} {r}`", crate::credentials::format_time(expires), if snap.profiles.role(&r).is_some() { "assume" } else { "login" }),
+                        format!("the credentials in [{section}] expired at {}; run `mfa-tray {} {r}`", crate::credentials::format_time(expires), if snap.profiles.role(&r).is_some() || snap.profiles.sso_role(&r).is_some() { "assume" } else { "login" }),
                     ));
                 }
                 r

@@ -621,6 +621,28 @@ pub fn write_private_in(dir: &Path, prefix: &str, suffix: &str, bytes: &[u8]) ->
     Ok(path)
 }
 
+/// Replaces `path` with `bytes`, for the user alone (0600; its directory made 0700 if
+/// missing), atomically: a temporary file beside it, fsynced, renamed over it, the
+/// directory fsynced. For whole files mfa-tray owns (the Identity Center token cache),
+/// not for the AWS files, which [`update`] edits in place.
+pub fn replace_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let dir = parent_dir(path);
+    os::create_private_dir(&dir)?;
+    let tmp = write_temp(path, &dir, bytes, None)?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    sync_dir(&dir)
+}
+
+/// Holds mfa-tray's lock on `path` (the same `.NAME.mfa-tray.lock` its writers take)
+/// until dropped, waiting up to `timeout`: for whole files mfa-tray rewrites after
+/// reading them (a token that renews with a refresh token used once).
+pub fn hold_lock(path: &Path, timeout: Duration) -> Result<impl Drop, FileError> {
+    let real = follow_symlinks(path).unwrap_or_else(|_| path.to_owned());
+    let dir = parent_dir(&real);
+    os::create_private_dir(&dir).map_err(|source| FileError::Write { path: dir.clone(), source })?;
+    Lock::acquire(&real, &dir, timeout)
+}
+
 /// Opens (creating it, 0600, and its directory 0700 if need be) the lock file where
 /// mfa-tray processes running `mfa_process` without a tray take turns:
 /// `.NAME.mfa-tray-codes.lock` beside the (real) credentials file `path`, beside its
@@ -727,6 +749,13 @@ fn sync_dir(_dir: &Path) -> io::Result<()> {
 /// version of the file mfa-tray last wrote, so the next writer can tell whether anyone
 /// else wrote it since.
 struct Lock(File);
+
+impl Drop for Lock {
+    fn drop(&mut self) {
+        // Closing the file lets the lock go; said here so the lock is a Drop to callers.
+        let _ = self.0.unlock();
+    }
+}
 
 impl Lock {
     fn acquire(real: &Path, dir: &Path, timeout: Duration) -> Result<Lock, FileError> {

@@ -19,6 +19,7 @@ pub mod profiles;
 pub mod schedule;
 pub mod secret;
 pub mod settings;
+pub mod sso;
 pub mod status;
 pub mod types;
 #[cfg(windows)]

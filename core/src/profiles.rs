@@ -95,6 +95,56 @@ pub struct RoleProfile {
 /// `credential_process`.
 pub const ON_DEMAND_ARN_KEY: &str = "mfa_tray_role_arn";
 
+/// An IAM Identity Center session: `[sso-session NAME]` in the config file, or the
+/// start URL and region a legacy profile carries itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SsoSession {
+    /// The session's name; for a legacy profile's session, its start URL.
+    pub name: String,
+    /// `sso_start_url`: the AWS access portal.
+    pub start_url: String,
+    /// `sso_region`: where Identity Center runs.
+    pub region: String,
+    /// `sso_registration_scopes` (`sso:account:access` gives refresh tokens); none for
+    /// a legacy session.
+    pub scopes: Vec<String>,
+    /// A legacy profile's session (no `[sso-session]`): its token is cached by start URL.
+    pub legacy: bool,
+}
+
+/// A profile whose credentials are an Identity Center role: `sso_session` (or a legacy
+/// `sso_start_url`), `sso_account_id`, `sso_role_name`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SsoRoleProfile {
+    /// The profile name.
+    pub name: String,
+    /// Its session's name (for a legacy profile, its start URL).
+    pub session: String,
+    /// The account.
+    pub account_id: String,
+    /// The permission set's role name.
+    pub role_name: String,
+    /// `region`, for the role's calls.
+    pub region: Option<String>,
+    /// `endpoint_url`.
+    pub endpoint_url: Option<String>,
+    /// Written by `mfa-tray sso sync` (it carries [`SSO_SYNC_KEY`]).
+    pub synced: bool,
+}
+
+impl SsoRoleProfile {
+    /// The role's ARN, for people and for the console's partition (Identity Center names
+    /// the role only; its ARN is the account's, in the session region's partition).
+    pub fn role_arn(&self, session_region: &str) -> String {
+        format!("arn:{}:iam::{}:role/{}", crate::aws::partition_of_region(session_region), self.account_id, self.role_name)
+    }
+}
+
+/// The config-file key that marks a profile `mfa-tray sso sync` wrote, naming its
+/// session; the AWS tools ignore it. The next sync updates such profiles and `--prune`
+/// removes them; the user's own profiles are never touched.
+pub const SSO_SYNC_KEY: &str = "mfa_tray_sso_sync";
+
 /// A profile mfa-tray cannot use, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
@@ -113,6 +163,10 @@ pub struct Profiles {
     pub roles: Vec<RoleProfile>,
     /// Misconfigured profiles.
     pub problems: Vec<Problem>,
+    /// Identity Center sessions, in file order (legacy profiles' after them).
+    pub sso_sessions: Vec<SsoSession>,
+    /// Identity Center role profiles, in file order.
+    pub sso_roles: Vec<SsoRoleProfile>,
 }
 
 impl Profiles {
@@ -147,7 +201,31 @@ impl Profiles {
                 }
             }
         }
+        for (name, section) in sso_session_sections(config) {
+            match sso_session(config, &name, section) {
+                Ok(s) => out.sso_sessions.push(s),
+                Err(message) => out.problems.push(Problem { profile: format!("sso-session {name}"), message }),
+            }
+        }
+        for name in &reader.names {
+            if reader.is_sso(name) && !reader.is_role(name) {
+                match reader.sso_role(name, &mut out.sso_sessions) {
+                    Ok(p) => out.sso_roles.push(p),
+                    Err(message) => out.problems.push(Problem { profile: name.clone(), message }),
+                }
+            }
+        }
         out
+    }
+
+    /// The Identity Center session of that name (a legacy one by its start URL).
+    pub fn sso_session(&self, name: &str) -> Option<&SsoSession> {
+        self.sso_sessions.iter().find(|s| s.name == name)
+    }
+
+    /// The Identity Center role profile of that name.
+    pub fn sso_role(&self, name: &str) -> Option<&SsoRoleProfile> {
+        self.sso_roles.iter().find(|p| p.name == name)
     }
 
     /// The MFA session profile of that name.
@@ -173,15 +251,27 @@ impl Profiles {
 /// profile, the later one is the profile (botocore replaces, it does not merge). Returns
 /// `(profile, section)` in the order the profiles first appear.
 pub fn config_profiles(config: &Document) -> Vec<(String, &str)> {
+    named_sections(config, "profile", true)
+}
+
+/// The `[sso-session NAME]` sections of the config file, as botocore's
+/// `build_profile_map` finds them (split like profile headers; the later of two wins).
+pub fn sso_session_sections(config: &Document) -> Vec<(String, &str)> {
+    named_sections(config, "sso-session", false)
+}
+
+/// Sections whose name starts with `prefix` and splits like a shell command line into
+/// two words, named by the second (and `[default]`, with `default`).
+fn named_sections<'a>(config: &'a Document, prefix: &str, default: bool) -> Vec<(String, &'a str)> {
     let mut out: Vec<(String, &str)> = Vec::new();
     let mut index: HashMap<String, usize> = HashMap::new();
     for section in config.section_names() {
-        let name = if section.starts_with("profile") {
+        let name = if section.starts_with(prefix) {
             match shlex_split(section).as_deref() {
                 Some([_, name]) => name.clone(),
                 _ => continue,
             }
-        } else if section == "default" {
+        } else if default && section == "default" {
             section.to_owned()
         } else {
             continue;
@@ -202,6 +292,12 @@ pub fn config_profiles(config: &Document) -> Vec<(String, &str)> {
 pub fn profile_view(config: &Document) -> BTreeMap<String, BTreeMap<String, Value>> {
     let mut sections = config.botocore_view();
     config_profiles(config).into_iter().filter_map(|(name, section)| Some((name, sections.remove(section)?))).collect()
+}
+
+/// The `sso_sessions` map botocore builds from a config file.
+pub fn sso_session_view(config: &Document) -> BTreeMap<String, BTreeMap<String, Value>> {
+    let mut sections = config.botocore_view();
+    sso_session_sections(config).into_iter().filter_map(|(name, section)| Some((name, sections.remove(section)?))).collect()
 }
 
 /// Python's `shlex.split(text)` (POSIX rules, no comments); `None` where Python raises
@@ -269,6 +365,29 @@ pub fn profile_value(config: &Document, credentials: &Document, profile: &str, k
     credentials.get(profile, key).or_else(from_config).filter(|v| !v.is_empty()).map(Cow::into_owned)
 }
 
+/// The session of `[sso-session NAME]`, checked as the AWS CLI checks it.
+fn sso_session(config: &Document, name: &str, section: &str) -> Result<SsoSession, String> {
+    let get = |key: &str| config.get(section, key).filter(|v| !v.is_empty()).map(Cow::into_owned);
+    let start_url = get("sso_start_url").ok_or_else(|| format!("[sso-session {name}] has no sso_start_url"))?;
+    let region = get("sso_region").ok_or_else(|| format!("[sso-session {name}] has no sso_region"))?;
+    check_start_url(&start_url).map_err(|e| format!("[sso-session {name}]: {e}"))?;
+    let scopes = get("sso_registration_scopes").map(|s| s.split(',').map(|p| p.trim().to_owned()).filter(|p| !p.is_empty()).collect()).unwrap_or_default();
+    Ok(SsoSession { name: name.to_owned(), start_url, region, scopes, legacy: false })
+}
+
+/// Checks an AWS access portal URL: https, a host, nothing that could break out of a
+/// header or a file.
+pub fn check_start_url(url: &str) -> Result<(), String> {
+    let rest = url.strip_prefix("https://").ok_or_else(|| format!("the start URL {url:?} must begin with https://"))?;
+    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let ok = !host.is_empty() && url.len() <= 512 && url.bytes().all(|b| b.is_ascii_graphic()) && !url.contains(['"', '\\', '<', '>']);
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("{url:?} is not an AWS access portal URL (like https://my-company.awsapps.com/start)"))
+    }
+}
+
 struct Reader<'a> {
     config: &'a Document,
     credentials: &'a Document,
@@ -298,6 +417,56 @@ impl<'a> Reader<'a> {
     /// tools fetch with `credential_process`.
     fn is_role(&self, profile: &str) -> bool {
         self.conf(profile, "role_arn").is_some() || self.conf(profile, ON_DEMAND_ARN_KEY).is_some()
+    }
+
+    /// Whether the profile gets its credentials from Identity Center.
+    fn is_sso(&self, profile: &str) -> bool {
+        ["sso_session", "sso_start_url", "sso_account_id", "sso_role_name"].iter().any(|k| self.conf(profile, k).is_some())
+    }
+
+    /// An Identity Center role profile; a legacy one (`sso_start_url` and `sso_region`
+    /// in the profile) gets a session of its own, named by its start URL.
+    fn sso_role(&self, name: &str, sessions: &mut Vec<SsoSession>) -> Result<SsoRoleProfile, String> {
+        let account_id = self.conf(name, "sso_account_id").ok_or_else(|| "an Identity Center profile needs sso_account_id".to_owned())?;
+        let role_name = self.conf(name, "sso_role_name").ok_or_else(|| "an Identity Center profile needs sso_role_name".to_owned())?;
+        if account_id.len() != 12 || !account_id.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(format!("sso_account_id {account_id:?} is not a 12-digit account id{}", comment_hint(&account_id)));
+        }
+        if role_name.is_empty() || role_name.len() > 64 || !role_name.chars().all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c)) {
+            return Err(format!("sso_role_name {role_name:?} is not a role name{}", comment_hint(&role_name)));
+        }
+        let session = match self.conf(name, "sso_session") {
+            Some(session) => {
+                let Some(found) = sessions.iter().find(|s| s.name == *session && !s.legacy) else {
+                    return Err(format!("sso_session {session} has no [sso-session {session}] in the config file"));
+                };
+                // botocore refuses a profile whose own start URL or region contradicts its session's.
+                for (key, theirs) in [("sso_start_url", &found.start_url), ("sso_region", &found.region)] {
+                    if self.conf(name, key).is_some_and(|mine| *mine != **theirs) {
+                        return Err(format!("its {key} differs from [sso-session {session}]'s; remove it from the profile"));
+                    }
+                }
+                session.into_owned()
+            }
+            None => {
+                let start_url = self.conf(name, "sso_start_url").ok_or_else(|| "an Identity Center profile needs sso_session (or, the old way, sso_start_url and sso_region)".to_owned())?;
+                let region = self.conf(name, "sso_region").ok_or_else(|| "sso_start_url without sso_region".to_owned())?;
+                check_start_url(&start_url)?;
+                if !sessions.iter().any(|s| s.legacy && s.name == *start_url) {
+                    sessions.push(SsoSession { name: start_url.clone().into_owned(), start_url: start_url.clone().into_owned(), region: region.into_owned(), scopes: Vec::new(), legacy: true });
+                }
+                start_url.into_owned()
+            }
+        };
+        Ok(SsoRoleProfile {
+            name: name.to_owned(),
+            session,
+            account_id: account_id.into_owned(),
+            role_name: role_name.into_owned(),
+            region: self.conf(name, "region").map(Cow::into_owned),
+            endpoint_url: self.conf(name, "endpoint_url").map(Cow::into_owned),
+            synced: self.conf(name, SSO_SYNC_KEY).is_some(),
+        })
     }
 
     fn cred(&self, section: &str, key: &str) -> Option<Cow<'a, str>> {

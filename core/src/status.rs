@@ -72,6 +72,28 @@ pub struct RoleStatus {
     pub sections: Vec<String>,
     /// Tools fetch it with `credential_process`; it is never in the file.
     pub on_demand: bool,
+    /// An IAM Identity Center role: `source` is its session, `role_arn` the account's
+    /// role of that name.
+    pub identity_center: bool,
+}
+
+/// One IAM Identity Center session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SsoSessionStatus {
+    /// The session's name (a legacy profile's session: its start URL).
+    pub name: String,
+    /// The AWS access portal.
+    pub start_url: String,
+    /// Identity Center's region.
+    pub region: String,
+    /// The state of its cached token.
+    pub state: State,
+    /// When that token expires.
+    pub expires_at: Option<String>,
+    /// Seconds left.
+    pub seconds_left: Option<u64>,
+    /// Whether the token renews itself (a refresh token and a registration that lasts).
+    pub renewable: bool,
 }
 
 /// A profile mfa-tray cannot use.
@@ -102,6 +124,9 @@ pub struct Status {
     pub roles: Vec<RoleStatus>,
     /// Misconfigured profiles and sections mfa-tray will not write.
     pub problems: Vec<ProblemStatus>,
+    /// IAM Identity Center sessions (filled by [`crate::Engine::status`], which reads
+    /// their token cache).
+    pub sso_sessions: Vec<SsoSessionStatus>,
 }
 
 fn left(expires: Option<OffsetDateTime>, now: OffsetDateTime) -> Option<u64> {
@@ -180,8 +205,26 @@ impl Status {
                     active: active_role.as_deref() == Some(r.name.as_str()),
                     sections: held.iter().map(|m| m.section.clone()).collect(),
                     on_demand: r.on_demand,
+                    identity_center: false,
                 }
             })
+            .chain(snap.profiles.sso_roles.iter().map(|r| {
+                let held: Vec<_> = managed.iter().filter(|m| m.holds == Holds::Role(r.name.clone())).collect();
+                let expires = held.iter().map(|m| m.expires).max();
+                let region = snap.profiles.sso_session(&r.session).map_or("", |s| s.region.as_str());
+                RoleStatus {
+                    name: r.name.clone(),
+                    state: State::of(expires, now, role_lead),
+                    expires_at: expires.map(format_time),
+                    seconds_left: left(expires, now),
+                    source: r.session.clone(),
+                    role_arn: r.role_arn(region),
+                    active: active_role.as_deref() == Some(r.name.as_str()),
+                    sections: held.iter().map(|m| m.section.clone()).collect(),
+                    on_demand: false,
+                    identity_center: true,
+                }
+            }))
             .collect();
 
         Status {
@@ -193,6 +236,7 @@ impl Status {
             sessions,
             roles,
             problems,
+            sso_sessions: Vec::new(),
         }
     }
 }

@@ -36,6 +36,19 @@ pub enum ForTool {
     },
     /// A code first.
     NeedCode(CodeNeeded),
+    /// A sign-in to an IAM Identity Center session first.
+    NeedSignIn(SignInNeeded),
+}
+
+/// The Identity Center sign-in a tool's request waits for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignInNeeded {
+    /// The profile the tool asked for.
+    pub profile: String,
+    /// The session to sign in to.
+    pub session: String,
+    /// Why, for people.
+    pub reason: String,
 }
 
 /// The code a tool's request waits for.
@@ -77,6 +90,18 @@ impl Engine {
     pub async fn for_tool(&self, profile: &str, memory: &Memory) -> Result<ForTool, Error> {
         let snap = self.snapshot()?;
         let fresh = |c: &&TempCredentials| c.expiration - snap.now > TOOL_MARGIN;
+        if let Some(r) = snap.profiles.sso_role(profile) {
+            let realm = self.env.var_str(crate::sso::PORTAL_VAR).or_else(|| self.env.var_str("AWS_ENDPOINT_URL")).unwrap_or_else(|| snap.profiles.sso_session(&r.session).map(|s| s.region.clone()).unwrap_or_default());
+            let key = format!("sso\0{}\0{}\0{}\0{realm}", r.session, r.account_id, r.role_name);
+            if let Some(c) = memory.get(&key).filter(fresh) {
+                return Ok(ForTool::Ready { creds: c.clone(), key });
+            }
+            return match self.sso_role_credentials(&snap, r).await {
+                Ok(creds) => Ok(ForTool::Ready { creds, key }),
+                Err(e) if e.code == "sso_login_required" => Ok(ForTool::NeedSignIn(SignInNeeded { profile: r.name.clone(), session: r.session.clone(), reason: e.message })),
+                Err(e) => Err(e),
+            };
+        }
         if let Some(r) = snap.profiles.role(profile) {
             let key = self.role_key(r);
             if let Some(c) = memory.get(&key).filter(fresh) {
@@ -99,7 +124,7 @@ impl Engine {
             }));
         }
         let Some(p) = snap.profiles.session(profile) else {
-            let known = snap.profiles.roles.iter().map(|r| r.name.as_str()).chain(snap.profiles.sessions.iter().map(|p| p.name.as_str())).collect();
+            let known = snap.profiles.roles.iter().map(|r| r.name.as_str()).chain(snap.profiles.sso_roles.iter().map(|r| r.name.as_str())).chain(snap.profiles.sessions.iter().map(|p| p.name.as_str())).collect();
             return Err(snap.unknown(profile, "role or MFA session", known));
         };
         let key = self.session_key(p);

@@ -44,6 +44,24 @@ impl Engine {
                 format!("{role} is an MFA session, and the AWS sign-in endpoint does not accept MFA session credentials (GetSessionToken): open the console as a role ({which})"),
             ));
         }
+        if let Some(r) = snap.profiles.sso_role(role) {
+            // An Identity Center role: its credentials from the portal, never written.
+            let session_region = snap.profiles.sso_session(&r.session).map(|s| s.region.clone()).unwrap_or_default();
+            let partition = Partition::of_role(&r.role_arn(&session_region))?;
+            let region = region.map(str::to_owned).or_else(|| r.region.clone());
+            if let Some(r) = &region {
+                check_region(r)?;
+            }
+            if let Some(path) = destination {
+                console::check_page(path)?;
+            }
+            if code.is_some() {
+                return Err(Error::bad_input("no_code_needed", format!("{role} is an Identity Center role: it needs no MFA code (the session signs in)")));
+            }
+            let creds = self.sso_role_credentials(&snap, r).await?;
+            let how = format!("with the Identity Center session {}", r.session);
+            return self.link(partition, creds, how, region.as_deref(), destination).await;
+        }
         let r = snap.role_profile(role)?.clone();
         // Where the link goes is checked before any call to AWS.
         let partition = Partition::of_role(r.role_arn.as_str())?;
@@ -77,11 +95,16 @@ impl Engine {
                 (self.assume_with_code(&snap, &r, code, duration).await?, "assumed with your MFA code".to_owned())
             }
         };
+        self.link(partition, creds, how, region.as_deref(), destination).await
+    }
+
+    /// The sign-in link for `creds`, to `destination` in `region`.
+    async fn link(&self, partition: Partition, creds: TempCredentials, how: String, region: Option<&str>, destination: Option<&str>) -> Result<ConsoleLink, Error> {
         let expires = creds.expiration;
         let creds_for_link = creds;
         let destination = match destination {
-            Some(path) => partition.page(path, region.as_deref()),
-            None => partition.console(region.as_deref()),
+            Some(path) => partition.page(path, region),
+            None => partition.console(region),
         };
         let endpoint = console::endpoint(self.env.as_ref(), partition);
         // One blocking request: off the async threads.
