@@ -15,7 +15,7 @@ fn main() -> ExitCode {
     match mfa_tray::WindowArgs::parse(&args) {
         Some(window) => mfa_tray::run_window(window),
         None => {
-            eprintln!("usage: mfa-tray-app [--window code|whoami|account|settings|ask [--profile P] [--reason TEXT]]");
+            eprintln!("usage: mfa-tray-app [--window code|whoami|account|sso|settings|ask [--profile P] [--reason TEXT]]");
             ExitCode::from(2)
         }
     }

@@ -275,6 +275,15 @@ pub fn credentials<R: Runtime>(app: &AppHandle<R>, profile: &str, tool: &str, co
                     Ok(creds)
                 }
                 Ok(ForTool::NeedCode(need)) => Err(need),
+                Ok(ForTool::NeedSignIn(need)) => {
+                    drop(flight);
+                    // One browser sign-in however many tools wait on the session; a tool
+                    // that waited for another's finds the token it got.
+                    if let Err(e) = sign_in(app, &engine, &need.session) {
+                        return e.into();
+                    }
+                    continue;
+                }
                 Err(e) => return e.into(),
             }
         };
@@ -353,6 +362,28 @@ pub fn give_code<R: Runtime>(app: &AppHandle<R>, account: &str, code: &str) -> A
         }
         Err(e) => e.into(),
     }
+}
+
+/// Signs in to Identity Center session `session` in the browser, for the tools that wait
+/// on it: one sign-in at a time per session, and none if the session's token is good
+/// again by the time it is this request's turn (another's sign-in, or `mfa-tray sso
+/// login`). A failed sign-in is every waiting tool's answer.
+fn sign_in<R: Runtime>(app: &AppHandle<R>, engine: &mfa_tray_core::Engine, session: &str) -> Result<(), Error> {
+    let state = app.state::<AppState>();
+    let (gate, since) = (state.asks.gate(&format!("signin\0{session}")), Instant::now());
+    let mut flight = lock(&gate);
+    if let Some(e) = flight.failed_since(since) {
+        return Err(e);
+    }
+    let signed_in = engine.snapshot().ok().is_some_and(|snap| {
+        engine.sso_states(&snap).iter().any(|s| s.session.name == session && s.expires.is_some_and(|e| e - snap.now > TOOL_MARGIN))
+    });
+    if signed_in {
+        return Ok(());
+    }
+    let result = tauri::async_runtime::block_on(engine.sso_login(session, mfa_tray_core::sso::Flow::Pkce, &|_| {})).map(drop);
+    flight.ended(&result);
+    result
 }
 
 fn session<R: Runtime>(app: &AppHandle<R>, engine: &mfa_tray_core::Engine, account: &str, code: &MfaCode) -> Result<(), Error> {

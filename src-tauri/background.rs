@@ -41,11 +41,15 @@ pub fn spawn<R: Runtime>(app: AppHandle<R>) {
     });
 }
 
-/// Modification times of the two AWS files and the settings file.
-fn modified(state: &AppState) -> [Option<std::time::SystemTime>; 3] {
+/// Modification times of the two AWS files, the settings file and the Identity Center
+/// token cache (a sign-in elsewhere, or a token another tool renewed).
+fn modified(state: &AppState) -> [Option<std::time::SystemTime>; 4] {
     let files = state.engine().files.clone();
     let settings = Settings::path(&OsEnvironment).unwrap_or_default();
-    [files.config, files.credentials, settings].map(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok())
+    let cache = mfa_tray_core::sso::cache_dir(&OsEnvironment).unwrap_or_default();
+    let newest_token = std::fs::read_dir(&cache).ok().and_then(|entries| entries.flatten().filter_map(|e| e.metadata().and_then(|m| m.modified()).ok()).max());
+    let [a, b, c] = [files.config, files.credentials, settings].map(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok());
+    [a, b, c, newest_token]
 }
 
 /// One look at the clock and the files; returns when to look again.
@@ -69,7 +73,16 @@ async fn tick<R: Runtime>(app: &AppHandle<R>) -> OffsetDateTime {
         true => engine.snapshot().unwrap_or(snap),
         false => snap,
     };
-    let due = lock(&state.scheduler).tick(now, &Observed::from_snapshot(&snap));
+    let sso_next = keep_sso_sessions(app, &snap, now).await;
+    let mut observed = Observed::from_snapshot(&snap);
+    // An Identity Center role refreshes while its session's token works or renews.
+    let sso = engine.sso_states(&snap);
+    for (_, role, _, valid) in observed.roles.iter_mut() {
+        if let Some(r) = snap.profiles.sso_role(role) {
+            *valid = sso.iter().any(|s| s.session.name == r.session && (s.renewable || s.expires.is_some_and(|e| e > now)));
+        }
+    }
+    let due = lock(&state.scheduler).tick(now, &observed);
     for alert in &due.alerts {
         crate::notifier::alert(app, alert);
     }
@@ -87,7 +100,51 @@ async fn tick<R: Runtime>(app: &AppHandle<R>) -> OffsetDateTime {
     }
     crate::autostart::sync(app);
     crate::tray::refresh(app);
-    due.next.unwrap_or(now + mfa_tray_core::schedule::MAX_SLEEP)
+    let next = due.next.unwrap_or(now + mfa_tray_core::schedule::MAX_SLEEP);
+    sso_next.map_or(next, |s| s.min(next))
+}
+
+/// Keeps IAM Identity Center sessions alive: a token that renews is renewed within
+/// botocore's window before it expires (the rotated refresh token kept); when renewal
+/// is refused, or a token that cannot renew nears its end (the first lead time), a
+/// notification says so once, with a "Sign in" action. Returns when to look again.
+async fn keep_sso_sessions<R: Runtime>(app: &AppHandle<R>, snap: &mfa_tray_core::Snapshot, now: OffsetDateTime) -> Option<OffsetDateTime> {
+    use mfa_tray_core::sso::REFRESH_WINDOW;
+    let state = app.state::<AppState>();
+    let engine = state.engine();
+    let lead = snap.settings.notify_before.first().copied().unwrap_or(std::time::Duration::from_secs(15 * 60));
+    let mut next: Option<OffsetDateTime> = None;
+    let mut soonest = |t: OffsetDateTime| next = Some(next.map_or(t, |n| n.min(t)));
+    for s in engine.sso_states(snap) {
+        let Some(expires) = s.expires else { continue };
+        let name = s.session.name.clone();
+        let noticed = lock(&state.sso_noticed).get(&name) == Some(&expires);
+        if s.renewable {
+            if expires - now > REFRESH_WINDOW {
+                soonest(expires - REFRESH_WINDOW);
+                continue;
+            }
+            match engine.sso_token(&s.session, REFRESH_WINDOW).await {
+                // (A token shorter than the window is renewed again a minute on, not at once.)
+                Ok(token) => soonest((token.expires_at - REFRESH_WINDOW).max(now + time::Duration::minutes(1))),
+                Err(e) if e.code == "sso_login_required" && !noticed => {
+                    lock(&state.sso_noticed).insert(name.clone(), expires);
+                    crate::notifier::sign_in(app, &format!("Identity Center session {name} needs a sign-in"), &format!("{} Roles from it stop refreshing until then.", e.message), &name);
+                }
+                // In passing (no network): try again in a minute.
+                Err(_) => soonest(now + time::Duration::minutes(1)),
+            }
+        } else if expires > now {
+            if expires - now <= lead && !noticed {
+                lock(&state.sso_noticed).insert(name.clone(), expires);
+                let left = mfa_tray_core::types::human_duration((expires - now).try_into().unwrap_or_default());
+                crate::notifier::sign_in(app, &format!("Identity Center session {name} ends in {left}"), "It cannot renew itself: sign in again to keep its roles working.", &name);
+            } else if expires - now > lead {
+                soonest(expires - lead);
+            }
+        }
+    }
+    next
 }
 
 /// With `auto_login` on: logs in again, with its `mfa_process`, every MFA session that
@@ -174,6 +231,12 @@ pub async fn refresh_now<R: Runtime>(app: &AppHandle<R>) {
                         app,
                         &format!("{role} needs a new MFA session"),
                         &format!("The MFA session of {session} is not valid. Enter an MFA code from the menu."),
+                    ),
+                    RefreshItem::NeedsSignIn { role, session, .. } => crate::notifier::sign_in(
+                        app,
+                        &format!("{role} needs a sign-in"),
+                        &format!("The Identity Center session {session} has ended."),
+                        &session,
                     ),
                     RefreshItem::Refreshed { .. } | RefreshItem::Fresh { .. } | RefreshItem::Superseded { .. } => {}
                 }

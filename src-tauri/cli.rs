@@ -16,6 +16,7 @@ use mfa_tray_core::engine::NewRole;
 use mfa_tray_core::profiles::KeyStore;
 use mfa_tray_core::secret::Secret;
 use mfa_tray_core::types::MfaSerial;
+use mfa_tray_core::sso::{Flow, Prompt};
 use mfa_tray_core::{Engine, Error, ErrorKind, RefreshItem, Strategy};
 use time::{OffsetDateTime, UtcOffset};
 
@@ -104,6 +105,9 @@ enum Command {
     /// Add a role profile to ~/.aws/config
     #[command(subcommand)]
     Role(RoleCommand),
+    /// IAM Identity Center: add a session, sign in (in the browser), turn every account and role into a profile, sign out
+    #[command(subcommand)]
+    Sso(SsoCommand),
     /// Open the AWS console signed in as a role (or print the sign-in link)
     #[command(after_help = "Uses the role's credentials in ~/.aws/credentials if they have 15 minutes left, else assumes the role in memory (nothing is written): through the MFA session for at most 1 hour, or with --code for the role's full duration. MFA session profiles cannot open the console (AWS refuses their credentials). The link signs in for 15 minutes: treat it like a password.")]
     Console {
@@ -184,6 +188,44 @@ enum KeysCommand {
         /// Do not ask for confirmation (needed when not on a terminal)
         #[arg(long)]
         yes: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum SsoCommand {
+    /// Write [sso-session NAME] into ~/.aws/config (start URL, region, refreshable scope)
+    #[command(after_help = "Then `mfa-tray sso login NAME` signs in, and `mfa-tray sso sync NAME` adds a profile for every account and role.")]
+    Add {
+        /// The session's name
+        name: String,
+        /// Your AWS access portal, like https://my-company.awsapps.com/start
+        #[arg(long)]
+        start_url: String,
+        /// The region Identity Center runs in, like eu-west-1
+        #[arg(long)]
+        region: String,
+    },
+    /// Sign in: in the browser (PKCE), or with a code on any device (--device-code)
+    #[command(after_help = "The token goes to ~/.aws/sso/cache, where the AWS CLI, boto3 and every SDK find it: they use the\nsession's profiles without `aws sso login`. It renews itself with its refresh token.")]
+    Login {
+        /// The session (or a profile of it)
+        name: String,
+        /// Print a link and a code to enter on any device, instead of opening the browser here (remote machines, WSL)
+        #[arg(long)]
+        device_code: bool,
+    },
+    /// Add a profile for every account and role the session may use (ACCOUNT-ROLE); run again to update
+    Sync {
+        /// The session
+        name: String,
+        /// Also remove the profiles an earlier sync wrote whose role is gone (never your own profiles)
+        #[arg(long)]
+        prune: bool,
+    },
+    /// Sign out: the portal's Logout, and the token removed from ~/.aws/sso/cache
+    Logout {
+        /// The session (or a profile of it)
+        name: String,
     },
 }
 
@@ -319,7 +361,7 @@ async fn execute(command: Command, out: &Printer) -> Result<ExitCode, Error> {
                 let process = engine.snapshot()?.profiles.role(&role).and_then(|r| r.mfa_process.clone());
                 code = Some(match process {
                     Some(command) => code_from(&engine, &role, &command)?,
-                    None => ask_code(&role, plan.mfa_serial.as_str())?,
+                    None => ask_code(&role, plan.mfa_serial.as_ref().map_or("your MFA device", |s| s.as_str()))?,
                 });
             }
             let done = engine.assume(&role, code.as_ref(), duration, to.as_deref()).await?;
@@ -347,6 +389,7 @@ async fn execute(command: Command, out: &Printer) -> Result<ExitCode, Error> {
             let what = if print { "The link signs in" } else { "Opened the AWS console in your browser, signed in" };
             eprintln!("{what} as {role}, {}; the console session lasts {}.", link.how, out.until(link.expires));
         }
+        Command::Sso(command) => sso(&engine, command, out).await?,
         Command::Role(RoleCommand::Add { name, arn, source, external_id, duration, session_name, credential_process }) => {
             let role = NewRole { name: name.clone(), arn, source, external_id, duration, session_name, credential_process };
             engine.add_role(&role)?;
@@ -536,6 +579,61 @@ fn print_json(value: &impl serde::Serialize) {
     }
 }
 
+/// `mfa-tray sso ...`.
+async fn sso(engine: &Engine, command: SsoCommand, out: &Printer) -> Result<(), Error> {
+    match command {
+        SsoCommand::Add { name, start_url, region } => {
+            engine.sso_add(&name, &start_url, &region)?;
+            println!("Added [sso-session {name}] to {} ({start_url}, {region}).", engine.files.config.display());
+            println!("Next: `mfa-tray sso login {name}` signs in, then `mfa-tray sso sync {name}` adds a profile for each account and role.");
+        }
+        SsoCommand::Login { name, device_code } => {
+            let flow = if device_code { Flow::DeviceCode } else { Flow::Pkce };
+            let token = engine.sso_login(&name, flow, &show_prompt).await?;
+            let renews = if token.refresh_token.is_some() { ", and renews itself" } else { " (no refresh token: sign in again then; add sso_registration_scopes = sso:account:access to the session to renew)" };
+            println!("Signed in to {name}: the session's token is valid for {}{renews}.", out.until(token.expires_at));
+            println!("The AWS CLI and the SDKs use it too (~/.aws/sso/cache); `mfa-tray sso sync {name}` adds a profile for each account and role.");
+        }
+        SsoCommand::Sync { name, prune } => {
+            let done = engine.sso_sync(&name, prune).await?;
+            for p in &done.added {
+                println!("added    [profile {p}]");
+            }
+            for p in &done.kept {
+                println!("kept     [profile {p}]");
+            }
+            for p in &done.removed {
+                println!("removed  [profile {p}] (its role is gone)");
+            }
+            for p in &done.stale {
+                println!("stale    [profile {p}]: its role is gone; `--prune` removes it");
+            }
+            println!("{} profiles of {name} in {} ({} added, {} removed).", done.added.len() + done.kept.len() + done.stale.len(), engine.files.config.display(), done.added.len(), done.removed.len());
+        }
+        SsoCommand::Logout { name } => {
+            if engine.sso_logout(&name).await? {
+                println!("Signed out of {name}: its token is gone from ~/.aws/sso/cache.");
+            } else {
+                println!("{name} was not signed in.");
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Tells the person signing in what to do (on stderr: stdout may be a tool's).
+fn show_prompt(prompt: &Prompt) {
+    match prompt {
+        Prompt::Browser => eprintln!("Opened the sign-in page in your browser; waiting for you to sign in there (up to 5 minutes)."),
+        Prompt::DeviceCode { uri, user_code, complete } => {
+            eprintln!("To sign in, open {uri} on any device and enter the code\n\n    {user_code}\n");
+            if let Some(c) = complete {
+                eprintln!("(or open {c}, which has the code in it). Waiting for the sign-in...");
+            }
+        }
+    }
+}
+
 /// `credential_process`: stdout carries the JSON and nothing else; what is for people
 /// goes to stderr (botocore shows it when the call fails).
 async fn credential_process(engine: &Engine, profile: &str) -> Result<(), Error> {
@@ -547,6 +645,15 @@ async fn credential_process(engine: &Engine, profile: &str) -> Result<(), Error>
     }
     let creds = match engine.for_tool(profile, &Memory::new()).await? {
         ForTool::Ready { creds, .. } => creds,
+        ForTool::NeedSignIn(need) => {
+            // No tray to sign in through: the browser here, once, then the role.
+            eprintln!("mfa-tray: {tool} asks for {}, and {}; opening your browser to sign in.", need.profile, need.reason);
+            engine.sso_login(&need.session, Flow::Pkce, &show_prompt).await?;
+            match engine.for_tool(profile, &Memory::new()).await? {
+                ForTool::Ready { creds, .. } => creds,
+                _ => return Err(Error::new(ErrorKind::AwsRefused, "sso_login_required", format!("{profile} still has no credentials after the sign-in"))),
+            }
+        }
         ForTool::NeedCode(need) => {
             let code = match &need.mfa_process {
                 // Tools asking at once take turns, and never send AWS one code twice.
@@ -704,11 +811,22 @@ impl Printer {
     fn status(&self, s: &Status, tray: Option<&str>) {
         println!("Credentials file: {}", s.credentials_file);
         println!("Tray: {}", tray.map_or("not running".to_owned(), |version| format!("running ({version})")));
-        if s.sessions.is_empty() && s.roles.is_empty() && s.problems.is_empty() {
+        if s.sessions.is_empty() && s.roles.is_empty() && s.problems.is_empty() && s.sso_sessions.is_empty() {
             println!("\nNo MFA session or role profiles yet.\n\n{SETUP}");
             return;
         }
-        let width = s.sessions.iter().map(|p| p.name.len()).chain(s.roles.iter().map(|r| r.name.len())).max().unwrap_or(0);
+        let width = s.sessions.iter().map(|p| p.name.len()).chain(s.roles.iter().map(|r| r.name.len())).chain(s.sso_sessions.iter().map(|p| p.name.len())).max().unwrap_or(0);
+        if !s.sso_sessions.is_empty() {
+            println!("\nIdentity Center sessions");
+            for p in &s.sso_sessions {
+                let how = match (p.state, p.renewable) {
+                    (State::Absent, _) => format!("sign in with `mfa-tray sso login {}`", p.name),
+                    (_, true) => "renews itself".to_owned(),
+                    (_, false) => format!("ends then: `mfa-tray sso login {}` again", p.name),
+                };
+                println!("  {:width$}  {}  ({how})", p.name, self.state_line(p.state, p.seconds_left, p.expires_at.as_deref()));
+            }
+        }
         if !s.sessions.is_empty() {
             println!("\nMFA sessions");
             for p in &s.sessions {
@@ -723,6 +841,10 @@ impl Printer {
             println!("\nRoles (* = active in [{}])", s.target);
             for r in &s.roles {
                 let mark = if r.active { '*' } else { ' ' };
+                if r.identity_center && r.sections.is_empty() {
+                    println!("{mark} {:width$}  {:<22}  (Identity Center: {} in {})", r.name, "from the session", r.role_arn.rsplit('/').next().unwrap_or(""), r.source);
+                    continue;
+                }
                 if r.on_demand {
                     println!("{mark} {:width$}  {:<22}  (from {}; tools fetch it with credential_process, never in the file)", r.name, "on demand", r.source);
                     continue;
@@ -749,6 +871,9 @@ impl Printer {
             match item {
                 RefreshItem::Refreshed { section, role, expires } => println!("refreshed    {role} in [{section}]: valid for {}", self.until(*expires)),
                 RefreshItem::Fresh { section, role, expires } => println!("still fresh  {role} in [{section}]: valid for {}", self.until(*expires)),
+                RefreshItem::NeedsSignIn { section, role, session } => {
+                    println!("needs sign-in {role} in [{section}]: the Identity Center session {session} has ended; run `mfa-tray sso login {session}`")
+                }
                 RefreshItem::NeedsLogin { section, role, session } => {
                     println!("needs login  {role} in [{section}]: the MFA session of {session} is not valid; run `mfa-tray login {session}`")
                 }

@@ -21,7 +21,7 @@ use tauri::State;
 use crate::state::{lock, AppState, NewAccount, Pending};
 
 /// An error for the window: it branches on `code` and shows `message`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Clone, Default)]
 pub struct UiError {
     code: String,
     message: String,
@@ -354,4 +354,82 @@ pub fn cancel_asks(account: Option<String>) -> Result<(), UiError> {
 #[tauri::command]
 pub fn close_window(window: tauri::Window) -> Result<(), UiError> {
     window.close().map_err(|e| UiError { code: "window".into(), message: e.to_string() })
+}
+
+/// Writes `[sso-session NAME]` into the config file (the window's Identity Center view).
+#[tauri::command]
+pub fn sso_add(state: State<'_, AppState>, name: String, start_url: String, region: String) -> Result<String, UiError> {
+    let (name, start_url, region) = (name.trim().to_owned(), start_url.trim().to_owned(), region.trim().to_owned());
+    state.engine().sso_add(&name, &start_url, &region)?;
+    state.wake.notify_one();
+    Ok(format!("Identity Center session {name} added. Sign in to it next."))
+}
+
+/// How a sign-in started in the window goes: what to show while it waits, and how it ended.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SsoProgress {
+    /// The session being signed in to.
+    session: Option<String>,
+    /// A device code's page and code, while it waits for them to be entered.
+    verification_uri: Option<String>,
+    /// The code to enter there (no secret: it is shown to be typed elsewhere).
+    user_code: Option<String>,
+    /// The browser was sent to the sign-in page.
+    browser: bool,
+    /// Done: what happened.
+    done: Option<String>,
+    /// Failed: why.
+    error: Option<UiError>,
+}
+
+/// Starts a sign-in to `name` (in the browser, or with a device code) in the background;
+/// [`sso_progress`] follows it.
+#[tauri::command]
+pub fn sso_login(app: tauri::AppHandle, state: State<'_, AppState>, name: String, device_code: bool) -> Result<(), UiError> {
+    {
+        let mut progress = lock(&state.sso_progress);
+        if progress.session.is_some() && progress.done.is_none() && progress.error.is_none() {
+            return Err(UiError { code: "busy".into(), message: format!("a sign-in to {} is under way", progress.session.as_deref().unwrap_or_default()) });
+        }
+        *progress = SsoProgress { session: Some(name.clone()), ..SsoProgress::default() };
+    }
+    let engine = state.engine();
+    tauri::async_runtime::spawn(async move {
+        use tauri::Manager;
+        let state = app.state::<AppState>();
+        let flow = if device_code { mfa_tray_core::sso::Flow::DeviceCode } else { mfa_tray_core::sso::Flow::Pkce };
+        let shown = |prompt: &mfa_tray_core::sso::Prompt| {
+            let state = app.state::<AppState>();
+            let mut progress = lock(&state.sso_progress);
+            match prompt {
+                mfa_tray_core::sso::Prompt::Browser => progress.browser = true,
+                mfa_tray_core::sso::Prompt::DeviceCode { uri, user_code, .. } => {
+                    progress.verification_uri = Some(uri.clone());
+                    progress.user_code = Some(user_code.clone());
+                }
+            }
+        };
+        let result = engine.sso_login(&name, flow, &shown).await;
+        let mut progress = lock(&state.sso_progress);
+        match result {
+            Ok(token) => progress.done = Some(format!("Signed in to {name}: valid until {}{}.", format_time(token.expires_at), if token.refresh_token.is_some() { ", and it renews itself" } else { "" })),
+            Err(e) => progress.error = Some(e.into()),
+        }
+        state.wake.notify_one();
+    });
+    Ok(())
+}
+
+/// How the sign-in started with [`sso_login`] goes.
+#[tauri::command]
+pub fn sso_progress(state: State<'_, AppState>) -> SsoProgress {
+    lock(&state.sso_progress).clone()
+}
+
+/// Adds a profile for every account and role of session `name`.
+#[tauri::command]
+pub async fn sso_sync(state: State<'_, AppState>, name: String) -> Result<String, UiError> {
+    let done = state.engine().sso_sync(&name, false).await?;
+    state.wake.notify_one();
+    Ok(format!("{} new profiles, {} already there{}.", done.added.len(), done.kept.len(), if done.stale.is_empty() { String::new() } else { format!("; {} whose role is gone (`mfa-tray sso sync {name} --prune` removes them)", done.stale.len()) }))
 }

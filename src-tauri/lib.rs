@@ -118,6 +118,10 @@ pub fn run_window(args: WindowArgs) -> ExitCode {
             commands::give_code,
             commands::cancel_asks,
             commands::close_window,
+            commands::sso_add,
+            commands::sso_login,
+            commands::sso_progress,
+            commands::sso_sync,
         ])
         .setup(move |app| {
             let state = state::AppState::load().map_err(|e| e.message)?;

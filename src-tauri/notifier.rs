@@ -34,6 +34,34 @@ pub fn alert<R: Runtime>(app: &AppHandle<R>, alert: &Alert) {
     show(app, summary, body, urgent, !matches!(alert, Alert::RefreshFailed { .. }));
 }
 
+/// Raises a notification about Identity Center session `session` with a "Sign in" action,
+/// which signs in in the browser from the tray.
+pub fn sign_in<R: Runtime>(app: &AppHandle<R>, summary: &str, body: &str, session: &str) {
+    let (app, summary, body, session) = (app.clone(), summary.to_owned(), body.to_owned(), session.to_owned());
+    std::thread::spawn(move || {
+        let mut n = notify_rust::Notification::new();
+        n.appname("mfa-tray").summary(&summary).body(&body).icon("dialog-password");
+        #[cfg(all(unix, not(target_os = "macos")))]
+        {
+            n.urgency(notify_rust::Urgency::Critical);
+            n.action("sign-in", "Sign in");
+        }
+        match n.show() {
+            #[cfg(all(unix, not(target_os = "macos")))]
+            Ok(handle) => handle.wait_for_action(|action| {
+                if action == "sign-in" {
+                    crate::tray::sso_sign_in(&app, &session);
+                }
+            }),
+            #[cfg(not(all(unix, not(target_os = "macos"))))]
+            Ok(_) => {
+                let _ = (&app, &session);
+            }
+            Err(e) => eprintln!("mfa-tray: cannot show a notification ({e}): {summary}"),
+        }
+    });
+}
+
 /// Raises an error notification (a menu action that failed with no window open).
 pub fn error<R: Runtime>(app: &AppHandle<R>, summary: &str, body: &str) {
     show(app, summary.to_owned(), body.to_owned(), true, false);

@@ -25,6 +25,11 @@ pub struct AppState {
     /// When the background last tried to log each MFA session in by itself
     /// (`auto_login`), and how many tries in a row failed.
     pub auto_login_tried: Mutex<std::collections::HashMap<String, (time::OffsetDateTime, u32)>>,
+    /// The token expiry of each Identity Center session that a notification was raised
+    /// for (renewal refused, or its end near): one notice per token.
+    pub sso_noticed: Mutex<std::collections::HashMap<String, time::OffsetDateTime>>,
+    /// An Identity Center sign-in started in the window, and how it goes (window only).
+    pub sso_progress: Mutex<crate::commands::SsoProgress>,
     /// MFA sessions being logged in with their `mfa_process` right now.
     pub logging_in: Mutex<std::collections::HashSet<String>>,
     /// The menu as last built, to rebuild it only when it would change.
@@ -75,6 +80,8 @@ impl AppState {
             pending: Mutex::new(None),
             new_account: Mutex::new(None),
             auto_login_tried: Mutex::new(Default::default()),
+            sso_noticed: Mutex::new(Default::default()),
+            sso_progress: Mutex::new(Default::default()),
             logging_in: Mutex::new(Default::default()),
             menu_model: Mutex::new(None),
             window: Mutex::new(None),

@@ -7,7 +7,7 @@ use std::time::Duration;
 use mfa_tray_core::status::{State, Status};
 use mfa_tray_core::types::human_duration;
 use tauri::image::Image;
-use tauri::menu::{CheckMenuItem, Menu, MenuItem, PredefinedMenuItem};
+use tauri::menu::{CheckMenuItem, Menu, MenuItem, PredefinedMenuItem, Submenu};
 use tauri::tray::TrayIconBuilder;
 use tauri::{AppHandle, Manager, Runtime};
 
@@ -35,6 +35,8 @@ pub enum MenuAction {
     Accounts,
     /// "Open AWS console as ROLE".
     Console(String),
+    /// "Sign in to Identity Center SESSION…".
+    SignIn(String),
     /// "mfa-tray VERSION" (not clickable): which version runs; a new one is a new package.
     About,
     /// "Quit".
@@ -53,6 +55,7 @@ impl MenuAction {
             MenuAction::Settings => "settings".into(),
             MenuAction::Accounts => "accounts".into(),
             MenuAction::Console(r) => format!("console:{r}"),
+            MenuAction::SignIn(s) => format!("sso-sign-in:{s}"),
             MenuAction::About => "about".into(),
             MenuAction::Quit => "quit".into(),
         }
@@ -69,9 +72,10 @@ impl MenuAction {
             "accounts" => MenuAction::Accounts,
             "about" => MenuAction::About,
             "quit" => MenuAction::Quit,
-            _ => match id.strip_prefix("console:") {
-                Some(role) => MenuAction::Console(role.to_owned()),
-                None => MenuAction::Role(id.strip_prefix("role:")?.to_owned()),
+            _ => match (id.strip_prefix("console:"), id.strip_prefix("sso-sign-in:")) {
+                (Some(role), _) => MenuAction::Console(role.to_owned()),
+                (_, Some(session)) => MenuAction::SignIn(session.to_owned()),
+                _ => MenuAction::Role(id.strip_prefix("role:")?.to_owned()),
             },
         })
     }
@@ -86,10 +90,15 @@ pub struct TrayModel {
     pub status: String,
     /// Role profiles and whether each is the active one.
     pub roles: Vec<(String, bool)>,
+    /// Identity Center roles by session, then by account (its ID), each role with
+    /// whether it is active: a company's dozens of roles in two levels of submenus.
+    pub sso_roles: Vec<(String, Vec<(String, Vec<(String, bool)>)>)>,
     /// No account yet: the menu leads to adding one.
     pub first_run: bool,
     /// The accounts item's label: what the user needs most.
     pub accounts: String,
+    /// Identity Center sessions that need a sign-in.
+    pub sign_in: Vec<String>,
 }
 
 impl TrayModel {
@@ -100,16 +109,33 @@ impl TrayModel {
             .sessions
             .iter()
             .max_by_key(|p| (matches!(p.state, State::Valid | State::Expiring), p.seconds_left.unwrap_or(0)));
-        let icon = match session.map(|p| p.state) {
+        // An Identity Center session works while its token does, or renews.
+        let sso_ok = |p: &&mfa_tray_core::status::SsoSessionStatus| p.renewable || matches!(p.state, State::Valid | State::Expiring);
+        let sign_in: Vec<String> = s.sso_sessions.iter().filter(|p| !sso_ok(p) && !p.name.contains("://")).map(|p| p.name.clone()).collect();
+        let mfa_icon = match session.map(|p| p.state) {
             Some(State::Valid) => State::Valid,
             Some(State::Expiring) => State::Expiring,
             _ => State::Expired,
+        };
+        let icon = match (session.is_some(), s.sso_sessions.is_empty(), sign_in.is_empty()) {
+            // Identity Center only: green while every session works, grey when none does.
+            (false, false, true) => State::Valid,
+            (false, false, false) if s.sso_sessions.iter().any(|p| sso_ok(&p)) => State::Expiring,
+            (false, false, false) => State::Expired,
+            // An MFA session too: a session that needs a sign-in makes a green icon amber.
+            (true, _, false) if mfa_icon == State::Valid => State::Expiring,
+            _ => mfa_icon,
         };
         let session_text = match session {
             Some(p) if matches!(p.state, State::Valid | State::Expiring) => format!("MFA session {}: {} left", p.name, left(p.seconds_left)),
             Some(p) if p.state == State::Expired => format!("MFA session {} expired", p.name),
             Some(_) => "No MFA session: enter a code".to_owned(),
-            None => "No MFA session profile configured".to_owned(),
+            None => match s.sso_sessions.iter().max_by_key(|p| (sso_ok(p), p.seconds_left.unwrap_or(0))) {
+                Some(p) if p.renewable => format!("Identity Center {}: signed in", p.name),
+                Some(p) if sso_ok(&p) => format!("Identity Center {}: {} left", p.name, left(p.seconds_left)),
+                Some(p) => format!("Identity Center {}: sign in", p.name),
+                None => "No MFA session profile configured".to_owned(),
+            },
         };
         let active = s.roles.iter().find(|r| r.active);
         let status = match active {
@@ -124,7 +150,22 @@ impl TrayModel {
         } else {
             "Accounts and roles…"
         };
-        TrayModel { icon, status, roles: s.roles.iter().filter(|r| !r.on_demand).map(|r| (r.name.clone(), r.active)).collect(), first_run: s.sessions.is_empty(), accounts: accounts.to_owned() }
+        let first_run = s.sessions.is_empty() && s.sso_sessions.is_empty();
+        let mut sso_roles: Vec<(String, Vec<(String, Vec<(String, bool)>)>)> = Vec::new();
+        for r in s.roles.iter().filter(|r| r.identity_center) {
+            let account = r.role_arn.split(':').nth(4).unwrap_or_default().to_owned();
+            let i = sso_roles.iter().position(|(name, _)| *name == r.source).unwrap_or_else(|| {
+                sso_roles.push((r.source.clone(), Vec::new()));
+                sso_roles.len() - 1
+            });
+            let session = &mut sso_roles[i].1;
+            match session.iter_mut().find(|(a, _)| *a == account) {
+                Some((_, roles)) => roles.push((r.name.clone(), r.active)),
+                None => session.push((account, vec![(r.name.clone(), r.active)])),
+            }
+        }
+        let roles = s.roles.iter().filter(|r| !r.on_demand && !r.identity_center).map(|r| (r.name.clone(), r.active)).collect();
+        TrayModel { icon, status, roles, sso_roles, first_run, accounts: accounts.to_owned(), sign_in }
     }
 }
 
@@ -167,7 +208,7 @@ pub fn refresh<R: Runtime>(app: &AppHandle<R>) {
     let state = app.state::<AppState>();
     let model = match state.engine().status() {
         Ok(status) => TrayModel::from_status(&status),
-        Err(e) => TrayModel { icon: State::Expired, status: format!("Problem: {}", e.message), roles: vec![], first_run: false, accounts: "Accounts and roles…".into() },
+        Err(e) => TrayModel { icon: State::Expired, status: format!("Problem: {}", e.message), roles: vec![], sso_roles: vec![], first_run: false, accounts: "Accounts and roles…".into(), sign_in: vec![] },
     };
     let mut last = lock(&state.menu_model);
     if last.as_ref() == Some(&model) {
@@ -194,14 +235,29 @@ fn rebuild<R: Runtime>(app: &AppHandle<R>, model: &TrayModel) -> tauri::Result<(
     } else {
         menu.append(&MenuItem::with_id(app, MenuAction::EnterCode.id(), "Enter MFA code…", true, None::<&str>)?)?;
     }
-    if !model.roles.is_empty() {
+    for session in &model.sign_in {
+        menu.append(&MenuItem::with_id(app, MenuAction::SignIn(session.clone()).id(), format!("Sign in to Identity Center {session}…"), true, None::<&str>)?)?;
+    }
+    if !model.roles.is_empty() || !model.sso_roles.is_empty() {
         menu.append(&PredefinedMenuItem::separator(app)?)?;
         for (role, active) in &model.roles {
             menu.append(&CheckMenuItem::with_id(app, MenuAction::Role(role.clone()).id(), role, true, *active, None::<&str>)?)?;
         }
+        for (session, accounts) in &model.sso_roles {
+            let group = Submenu::new(app, format!("Identity Center {session}"), true)?;
+            for (account, roles) in accounts {
+                let sub = Submenu::new(app, account, true)?;
+                for (role, active) in roles {
+                    sub.append(&CheckMenuItem::with_id(app, MenuAction::Role(role.clone()).id(), role, true, *active, None::<&str>)?)?;
+                }
+                group.append(&sub)?;
+            }
+            menu.append(&group)?;
+        }
     }
     menu.append(&PredefinedMenuItem::separator(app)?)?;
-    if let Some((active, _)) = model.roles.iter().find(|(_, active)| *active) {
+    let sso_active = model.sso_roles.iter().flat_map(|(_, a)| a.iter().flat_map(|(_, r)| r.iter()));
+    if let Some((active, _)) = model.roles.iter().chain(sso_active).find(|(_, active)| *active) {
         menu.append(&MenuItem::with_id(app, MenuAction::Console(active.clone()).id(), format!("Open AWS console as {active}"), true, None::<&str>)?)?;
     }
     menu.append(&MenuItem::with_id(app, MenuAction::Refresh.id(), "Refresh now", true, None::<&str>)?)?;
@@ -249,9 +305,29 @@ fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str) {
                 }
             });
         }
+        Some(MenuAction::SignIn(session)) => sso_sign_in(app, &session),
         Some(MenuAction::Quit) => app.exit(0),
         Some(MenuAction::Status | MenuAction::About) | None => {}
     }
+}
+
+/// Signs in to Identity Center session `session` in the browser, from the tray (a menu
+/// item, a notification's "Sign in"), and says how it went.
+pub fn sso_sign_in<R: Runtime>(app: &AppHandle<R>, session: &str) {
+    let (app, session) = (app.clone(), session.to_owned());
+    tauri::async_runtime::spawn(async move {
+        let state = app.state::<AppState>();
+        match state.engine().sso_login(&session, mfa_tray_core::sso::Flow::Pkce, &|_| {}).await {
+            Ok(token) => {
+                let until = mfa_tray_core::credentials::format_time(token.expires_at);
+                crate::notifier::info(&app, &format!("Signed in to {session}"), &format!("Identity Center session {session}: its token is valid until {until}{}.", if token.refresh_token.is_some() { " and renews itself" } else { "" }));
+            }
+            Err(e) => crate::notifier::error(&app, &format!("Could not sign in to {session}"), &e.message),
+        }
+        *lock(&state.menu_model) = None;
+        refresh(&app);
+        state.wake.notify_one();
+    });
 }
 
 /// "Enter MFA code…": the window, unless every MFA session that needs a login can get its
@@ -286,7 +362,7 @@ fn switch_role<R: Runtime>(app: AppHandle<R>, role: String) {
         let engine = state.engine();
         let plan = engine.snapshot().and_then(|snap| engine.plan(&snap, &role, None, false));
         match plan {
-            Ok(plan) if plan.strategy == mfa_tray_core::Strategy::ViaSession => {
+            Ok(plan) if matches!(plan.strategy, mfa_tray_core::Strategy::ViaSession | mfa_tray_core::Strategy::IdentityCenter) => {
                 if let Err(e) = engine.assume(&role, None, None, None).await {
                     crate::notifier::error(&app, &format!("Could not switch to {role}"), &e.message);
                 }
@@ -319,7 +395,7 @@ mod tests {
 
     #[test]
     fn menu_ids_round_trip() {
-        for a in [MenuAction::Status, MenuAction::EnterCode, MenuAction::Role("prod:admin".into()), MenuAction::Refresh, MenuAction::WhoAmI, MenuAction::Settings, MenuAction::Accounts, MenuAction::Console("prod:admin".into()), MenuAction::About, MenuAction::Quit] {
+        for a in [MenuAction::Status, MenuAction::EnterCode, MenuAction::Role("prod:admin".into()), MenuAction::Refresh, MenuAction::WhoAmI, MenuAction::Settings, MenuAction::Accounts, MenuAction::Console("prod:admin".into()), MenuAction::SignIn("corp".into()), MenuAction::About, MenuAction::Quit] {
             assert_eq!(MenuAction::from_id(&a.id()), Some(a));
         }
         assert_eq!(MenuAction::from_id("nonsense"), None);
@@ -335,10 +411,11 @@ mod tests {
             active_role: Some("admin".into()),
             sessions: vec![SessionStatus { name: "corp".into(), state: State::Valid, expires_at: None, seconds_left: Some(3 * 3600 + 125), keys: mfa_tray_core::profiles::KeyStore::File, mfa_serial: String::new() }],
             roles: vec![
-                RoleStatus { name: "admin".into(), state: State::Valid, expires_at: None, seconds_left: Some(3000), source: "corp".into(), role_arn: String::new(), active: true, sections: vec![], on_demand: false },
-                RoleStatus { name: "dev".into(), state: State::Absent, expires_at: None, seconds_left: None, source: "corp".into(), role_arn: String::new(), active: false, sections: vec![], on_demand: false },
+                RoleStatus { name: "admin".into(), state: State::Valid, expires_at: None, seconds_left: Some(3000), source: "corp".into(), role_arn: String::new(), active: true, sections: vec![], on_demand: false, identity_center: false },
+                RoleStatus { name: "dev".into(), state: State::Absent, expires_at: None, seconds_left: None, source: "corp".into(), role_arn: String::new(), active: false, sections: vec![], on_demand: false, identity_center: false },
             ],
             problems: vec![],
+            sso_sessions: vec![],
         };
         let m = TrayModel::from_status(&s);
         assert_eq!(m.icon, State::Valid);
@@ -354,5 +431,48 @@ mod tests {
         assert_eq!(m.status, "admin (expired) · MFA session corp expired");
         s.sessions.clear();
         assert_eq!(TrayModel::from_status(&s).accounts, "Add your AWS account…");
+        assert!(TrayModel::from_status(&s).first_run);
+    }
+
+    #[test]
+    fn identity_center_roles_are_grouped_by_session_and_account() {
+        let role = |name: &str, session: &str, account: &str, active| RoleStatus { name: name.into(), state: State::Absent, expires_at: None, seconds_left: None, source: session.into(), role_arn: format!("arn:aws:iam::{account}:role/R"), active, sections: vec![], on_demand: false, identity_center: true };
+        let mut plain = role("admin", "corp", "", false);
+        plain.identity_center = false;
+        let s = Status {
+            version: 1,
+            now: String::new(),
+            credentials_file: String::new(),
+            target: "default".into(),
+            active_role: None,
+            sessions: vec![],
+            roles: vec![plain, role("a-admin", "corp", "111", false), role("b-read", "corp", "222", true), role("a-read", "corp", "111", false), role("x", "other", "111", false)],
+            problems: vec![],
+            sso_sessions: vec![],
+        };
+        let m = TrayModel::from_status(&s);
+        assert_eq!(m.roles, [("admin".to_owned(), false)]);
+        let own = |v: &[(&str, bool)]| v.iter().map(|(n, a)| (n.to_string(), *a)).collect::<Vec<_>>();
+        assert_eq!(m.sso_roles, [
+            ("corp".to_owned(), vec![("111".to_owned(), own(&[("a-admin", false), ("a-read", false)])), ("222".to_owned(), own(&[("b-read", true)]))]),
+            ("other".to_owned(), vec![("111".to_owned(), own(&[("x", false)]))]),
+        ]);
+    }
+
+    #[test]
+    fn identity_center_sessions_show_in_the_icon_and_offer_a_sign_in() {
+        use mfa_tray_core::status::SsoSessionStatus;
+        let sso = |state, renewable| SsoSessionStatus { name: "corp-sso".into(), start_url: String::new(), region: "eu-west-1".into(), state, expires_at: None, seconds_left: Some(7200), renewable };
+        let mut s = Status { version: 1, now: String::new(), credentials_file: String::new(), target: "default".into(), active_role: None, sessions: vec![], roles: vec![], problems: vec![], sso_sessions: vec![sso(State::Valid, true)] };
+        let m = TrayModel::from_status(&s);
+        assert_eq!((m.icon, m.first_run, m.sign_in.len()), (State::Valid, false, 0));
+        assert_eq!(m.status, "Identity Center corp-sso: signed in");
+        s.sso_sessions[0] = sso(State::Expired, false);
+        let m = TrayModel::from_status(&s);
+        assert_eq!((m.icon, m.sign_in.clone()), (State::Expired, vec!["corp-sso".to_owned()]));
+        assert_eq!(m.status, "Identity Center corp-sso: sign in");
+        // With a valid MFA session, a session that needs a sign-in turns the icon amber.
+        s.sessions.push(SessionStatus { name: "corp".into(), state: State::Valid, expires_at: None, seconds_left: Some(3600), keys: mfa_tray_core::profiles::KeyStore::Keychain, mfa_serial: String::new() });
+        assert_eq!(TrayModel::from_status(&s).icon, State::Expiring);
     }
 }

@@ -21,6 +21,8 @@ pub enum View {
     Account,
     /// The code tools wait for (`credential_process`).
     Ask,
+    /// IAM Identity Center: sessions, sign-in, roles.
+    Sso,
 }
 
 impl View {
@@ -32,12 +34,13 @@ impl View {
             View::Settings => "settings",
             View::Account => "account",
             View::Ask => "ask",
+            View::Sso => "sso",
         }
     }
 
     /// The view of a name.
     pub fn parse(name: &str) -> Option<View> {
-        [View::Code, View::WhoAmI, View::Settings, View::Account, View::Ask].into_iter().find(|v| v.name() == name)
+        [View::Code, View::WhoAmI, View::Settings, View::Account, View::Ask, View::Sso].into_iter().find(|v| v.name() == name)
     }
 }
 

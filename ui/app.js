@@ -28,8 +28,13 @@ const TITLES = {
   no_keys: "No keys found.",
   no_ask: "Nothing waits for that code now.",
   tray_unreachable: "The tray is not answering.",
+  sso_login_required: "The session needs a sign-in.",
+  sso_sign_in: "The sign-in did not complete.",
+  unknown_sso_session: "No such session.",
+  bad_start_url: "That is not a portal URL.",
+  bad_region: "That is not a region.",
 };
-const VIEWS = ["code", "whoami", "account", "settings", "ask"];
+const VIEWS = ["code", "whoami", "account", "sso", "settings", "ask"];
 
 let status = null;
 let countdownTimer = null;
@@ -46,6 +51,7 @@ function show(view) {
   if (view === "whoami") fillWhoami();
   if (view === "settings") loadSettings();
   if (view === "account") fillAccounts();
+  if (view === "sso") fillSso();
 }
 
 function viewFromHash() {
@@ -124,6 +130,125 @@ function overview() {
     li.append("No account yet. ", a, " to start.");
     list.append(li);
   }
+}
+
+// The Identity Center view: sessions (sign in, sync), roles (use), a new session.
+function button(text, onClick, secondary) {
+  const b = document.createElement("button");
+  b.type = "button";
+  b.className = "inline" + (secondary ? " secondary" : "");
+  b.textContent = text;
+  b.addEventListener("click", onClick);
+  return b;
+}
+
+async function fillSso() {
+  const ui = await invoke("state").catch(() => null);
+  if (ui) status = ui.status;
+  const list = $("sso-list");
+  list.replaceChildren();
+  for (const s of status.sso_sessions || []) {
+    const li = document.createElement("li");
+    li.className = "state-" + (s.renewable ? "valid" : s.state);
+    const what = s.state === "absent" ? "not signed in" : s.renewable ? "signed in (renews itself)" : stateText(s.state, s.seconds_left);
+    li.append(s.name + ": " + what);
+    if (s.name !== s.start_url) {
+      li.append(button("Sign in", () => ssoLogin(s.name, false)), button("With a code", () => ssoLogin(s.name, true), true), button("Add its roles", () => ssoSync(s.name), true));
+    }
+    list.append(li);
+  }
+  if (!list.children.length) {
+    const li = document.createElement("li");
+    li.textContent = "No session yet: add your company's AWS access portal below.";
+    list.append(li);
+  }
+  const roles = $("sso-roles");
+  roles.replaceChildren();
+  for (const r of status.roles) {
+    if (!r.identity_center) continue;
+    const li = document.createElement("li");
+    li.className = "state-" + (r.sections.length ? r.state : "valid");
+    li.append((r.active ? "● " : "") + r.name + " (" + r.role_arn.split(":")[4] + ")");
+    li.append(button(r.active ? "Active" : "Use", () => ssoUse(r.name), true));
+    roles.append(li);
+  }
+  $("sso-roles-box").hidden = !roles.children.length;
+}
+
+let ssoTimer = null;
+async function ssoLogin(name, deviceCode) {
+  $("sso-error").hidden = true;
+  for (const id of ["sso-browser", "sso-device", "sso-done"]) $(id).hidden = true;
+  try {
+    await invoke("sso_login", { name, deviceCode });
+  } catch (err) {
+    message($("sso-error"), err);
+    return;
+  }
+  $("sso-progress").hidden = false;
+  clearInterval(ssoTimer);
+  ssoTimer = setInterval(async () => {
+    const p = await invoke("sso_progress").catch(() => null);
+    if (!p) return;
+    $("sso-browser").hidden = !p.browser || !!p.done;
+    if (p.user_code) {
+      $("sso-uri").textContent = p.verification_uri;
+      $("sso-code").textContent = p.user_code;
+      $("sso-device").hidden = !!p.done;
+    }
+    if (p.done || p.error) {
+      clearInterval(ssoTimer);
+      if (p.done) {
+        $("sso-done").textContent = p.done;
+        $("sso-done").hidden = false;
+      } else {
+        $("sso-progress").hidden = true;
+        message($("sso-error"), p.error);
+      }
+      fillSso();
+    }
+  }, 500);
+}
+
+async function ssoSync(name) {
+  $("sso-error").hidden = true;
+  try {
+    $("sso-done").textContent = await invoke("sso_sync", { name });
+    $("sso-done").hidden = false;
+    $("sso-progress").hidden = false;
+    $("sso-browser").hidden = true;
+    $("sso-device").hidden = true;
+  } catch (err) {
+    message($("sso-error"), err);
+  }
+  fillSso();
+}
+
+async function ssoUse(role) {
+  $("sso-error").hidden = true;
+  try {
+    const done = await invoke("assume", { role, code: null });
+    $("sso-done").textContent = done.message;
+    $("sso-done").hidden = false;
+    $("sso-progress").hidden = false;
+  } catch (err) {
+    message($("sso-error"), err);
+  }
+  fillSso();
+}
+
+async function ssoAdd() {
+  $("sso-error").hidden = true;
+  try {
+    const text = await invoke("sso_add", { name: $("sso-name").value, startUrl: $("sso-url").value, region: $("sso-region").value });
+    $("sso-done").textContent = text;
+    $("sso-done").hidden = false;
+    $("sso-progress").hidden = false;
+    $("sso-form").reset();
+  } catch (err) {
+    message($("sso-error"), err);
+  }
+  fillSso();
 }
 
 // Says whether the chosen profile needs a code, and why.
@@ -482,6 +607,7 @@ $("code-form").addEventListener("submit", (e) => { e.preventDefault(); submit();
 $("profile").addEventListener("change", () => { explain(null); $("code").focus(); });
 $("whoami-form").addEventListener("submit", (e) => { e.preventDefault(); whoami(); });
 $("settings-form").addEventListener("submit", (e) => { e.preventDefault(); saveSettings(); });
+$("sso-form").addEventListener("submit", (e) => { e.preventDefault(); ssoAdd(); });
 document.addEventListener("keydown", (e) => { if (e.key === "Escape") invoke("close_window"); });
 window.addEventListener("hashchange", () => show(viewFromHash()));
 setInterval(() => { if (!submitting) load().catch(() => {}); }, 30000);
