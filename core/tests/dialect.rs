@@ -1,9 +1,10 @@
 //! botocore is the reference reader: thousands of files generated from a grammar of the
 //! ugly cases (indentation by spaces and tabs at several depths, continuation lines,
 //! `:` separators, comments before and after values, CR / LF / CRLF, quoted and
-//! multi-space profile headers, repeated keys and sections, a BOM, empty values, nested
-//! blocks, `[DEFAULT]`) are read by mfa-tray and by botocore itself, and must read the
-//! same: the same sections, keys and values, the same profiles, and botocore refusing
+//! multi-space profile and `sso-session` headers, repeated keys and sections, a BOM, empty
+//! values, nested blocks, `[DEFAULT]`) are read by mfa-tray and by botocore itself, and
+//! must read the same: the same sections, keys and values, the same profiles and
+//! Identity Center sessions, and botocore refusing
 //! exactly the files mfa-tray refuses. Each readable file is then edited by mfa-tray,
 //! and botocore must read the edit as the old file plus exactly the new values.
 //!
@@ -17,7 +18,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use mfa_tray_core::ini::{Document, EditError};
-use mfa_tray_core::profiles::profile_view;
+use mfa_tray_core::profiles::{profile_view, sso_session_view};
 use serde_json::json;
 
 /// xorshift64*: small, fast, and the same sequence everywhere for a seed.
@@ -42,9 +43,9 @@ impl Rng {
 }
 
 const NAMES: &[&str] = &["default", "corp", "corp-long-term", "prod-admin", "a", "DEFAULT", "Default", "x y", "profile", "ключ"];
-const PROFILE_HEADERS: &[&str] = &["profile {}", "profile \"{}\"", "profile   {}", "profile\t{}", "profile '{}'", "profile \"{}", "profile {} extra", "profilex {}", " profile {}", "profile {} "];
+const PROFILE_HEADERS: &[&str] = &["profile {}", "profile \"{}\"", "profile   {}", "profile\t{}", "profile '{}'", "profile \"{}", "profile {} extra", "profilex {}", " profile {}", "profile {} ", "sso-session {}", "sso-session \"{}\"", "sso-session   {}", "sso-sessionx {}", "sso-session {} extra"];
 const KEYS: &[&str] = &[
-    "aws_access_key_id", "aws_secret_access_key", "aws_session_token", "region", "mfa_serial", "role_arn", "source_profile",
+    "aws_access_key_id", "aws_secret_access_key", "aws_session_token", "region", "mfa_serial", "role_arn", "source_profile", "sso_session", "sso_start_url",
     "Region", "AWS_ACCESS_KEY_ID", "s3", "k", "x y", "ключ", "İd", "[k]", "#k", "k;",
 ];
 const INDENTS: &[&str] = &["", "", "", " ", "  ", "\t", "\t\t", "    ", "\u{a0}", "\x1c", " \t"];
@@ -139,7 +140,7 @@ fn generate(rng: &mut Rng) -> Vec<u8> {
 
 /// mfa-tray's reading, in the oracle's JSON shape.
 fn reading(doc: &Document) -> serde_json::Value {
-    json!({ "sections": doc.botocore_view(), "profiles": profile_view(doc) })
+    json!({ "sections": doc.botocore_view(), "profiles": profile_view(doc), "sso_sessions": sso_session_view(doc) })
 }
 
 fn venv_python() -> PathBuf {

@@ -11,7 +11,7 @@ use std::sync::{Mutex, OnceLock};
 
 use libfuzzer_sys::fuzz_target;
 use mfa_tray_core::ini::Document;
-use mfa_tray_core::profiles::profile_view;
+use mfa_tray_core::profiles::{profile_view, sso_session_view};
 
 fn oracle() -> &'static Mutex<Child> {
     static ORACLE: OnceLock<Mutex<Child>> = OnceLock::new();
@@ -48,7 +48,7 @@ fuzz_target!(|data: &[u8]| {
     let theirs = botocore(data);
     match Document::parse(data) {
         Ok(doc) => {
-            let ours = serde_json::json!({ "sections": doc.botocore_view(), "profiles": profile_view(&doc) });
+            let ours = serde_json::json!({ "sections": doc.botocore_view(), "profiles": profile_view(&doc), "sso_sessions": sso_session_view(&doc) });
             assert_eq!(ours, theirs, "readings differ for {:?}", String::from_utf8_lossy(data));
         }
         Err(e) => assert!(theirs.get("error").is_some(), "mfa-tray refuses ({e}) what botocore reads: {theirs}"),

@@ -3,7 +3,8 @@
 
 botocore (the AWS CLI, boto3) is the reference reader: for each file this prints what
 `botocore.configloader.raw_config_parse` returns, and the profile map the config file
-gives (`build_profile_map(...)["profiles"]`), or that botocore cannot read the file.
+gives (`build_profile_map(...)["profiles"]`) and its Identity Center sessions (`["sso_sessions"]`),
+or that botocore cannot read the file.
 
   botocore_oracle.py --batch LIST   LIST holds one path per line; prints one JSON line
                                     per path, in order
@@ -11,7 +12,7 @@ gives (`build_profile_map(...)["profiles"]`), or that botocore cannot read the f
                                     file's bytes) on stdin, answers each with a frame
                                     holding the JSON (for the fuzz target)
 
-Each answer is {"sections": {...}, "profiles": {...}} or {"error": "..."}. Run with
+Each answer is {"sections": {...}, "profiles": {...}, "sso_sessions": {...}} or {"error": "..."}. Run with
 PYTHONUTF8=1 so that files are read as UTF-8 whatever the locale, as the AWS CLI does
 on a normal desktop.
 """
@@ -30,7 +31,8 @@ def read(path):
         sections = raw_config_parse(path)
     except Exception as e:  # botocore raises ConfigParseError; anything else is a failure too
         return {"error": type(e).__name__}
-    return {"sections": sections, "profiles": build_profile_map(sections)["profiles"]}
+    built = build_profile_map(sections)
+    return {"sections": sections, "profiles": built["profiles"], "sso_sessions": built["sso_sessions"]}
 
 
 def batch(list_path):
