@@ -105,11 +105,11 @@ async fn tick<R: Runtime>(app: &AppHandle<R>) -> OffsetDateTime {
 }
 
 /// Keeps IAM Identity Center sessions alive: a token that renews is renewed within
-/// botocore's window before it expires (the rotated refresh token kept); when renewal
+/// 20 minutes before it expires, ahead of botocore (the rotated refresh token kept); when renewal
 /// is refused, or a token that cannot renew nears its end (the first lead time), a
 /// notification says so once, with a "Sign in" action. Returns when to look again.
 async fn keep_sso_sessions<R: Runtime>(app: &AppHandle<R>, snap: &mfa_tray_core::Snapshot, now: OffsetDateTime) -> Option<OffsetDateTime> {
-    use mfa_tray_core::sso::REFRESH_WINDOW;
+    use mfa_tray_core::sso::RENEW_AHEAD;
     let state = app.state::<AppState>();
     let engine = state.engine();
     let lead = snap.settings.notify_before.first().copied().unwrap_or(std::time::Duration::from_secs(15 * 60));
@@ -120,13 +120,13 @@ async fn keep_sso_sessions<R: Runtime>(app: &AppHandle<R>, snap: &mfa_tray_core:
         let name = s.session.name.clone();
         let noticed = lock(&state.sso_noticed).get(&name) == Some(&expires);
         if s.renewable {
-            if expires - now > REFRESH_WINDOW {
-                soonest(expires - REFRESH_WINDOW);
+            if expires - now > RENEW_AHEAD {
+                soonest(expires - RENEW_AHEAD);
                 continue;
             }
-            match engine.sso_token(&s.session, REFRESH_WINDOW).await {
+            match engine.sso_token(&s.session, RENEW_AHEAD).await {
                 // (A token shorter than the window is renewed again a minute on, not at once.)
-                Ok(token) => soonest((token.expires_at - REFRESH_WINDOW).max(now + time::Duration::minutes(1))),
+                Ok(token) => soonest((token.expires_at - RENEW_AHEAD).max(now + time::Duration::minutes(1))),
                 Err(e) if e.code == "sso_login_required" && !noticed => {
                     lock(&state.sso_noticed).insert(name.clone(), expires);
                     crate::notifier::sign_in(app, &format!("Identity Center session {name} needs a sign-in"), &format!("{} Roles from it stop refreshing until then.", e.message), &name);

@@ -605,6 +605,9 @@ async fn sso(engine: &Engine, command: SsoCommand, out: &Printer) -> Result<(), 
             for p in &done.removed {
                 println!("removed  [profile {p}] (its role is gone)");
             }
+            for p in &done.skipped {
+                println!("skipped  {p}: not an account id and a role name a profile can hold");
+            }
             for p in &done.stale {
                 println!("stale    [profile {p}]: its role is gone; `--prune` removes it");
             }
@@ -842,7 +845,8 @@ impl Printer {
             for r in &s.roles {
                 let mark = if r.active { '*' } else { ' ' };
                 if r.identity_center && r.sections.is_empty() {
-                    println!("{mark} {:width$}  {:<22}  (Identity Center: {} in {})", r.name, "from the session", r.role_arn.rsplit('/').next().unwrap_or(""), r.source);
+                    let account = r.role_arn.split(':').nth(4).unwrap_or_default();
+                    println!("{mark} {:width$}  {:<22}  ({} in {account}, Identity Center {})", r.name, "from Identity Center", r.role_arn.rsplit('/').next().unwrap_or(""), r.source);
                     continue;
                 }
                 if r.on_demand {

@@ -92,7 +92,7 @@ pub struct TrayModel {
     pub roles: Vec<(String, bool)>,
     /// Identity Center roles by session, then by account (its ID), each role with
     /// whether it is active: a company's dozens of roles in two levels of submenus.
-    pub sso_roles: Vec<(String, Vec<(String, Vec<(String, bool)>)>)>,
+    pub sso_roles: Vec<(String, Vec<AccountRoles>)>,
     /// No account yet: the menu leads to adding one.
     pub first_run: bool,
     /// The accounts item's label: what the user needs most.
@@ -100,6 +100,9 @@ pub struct TrayModel {
     /// Identity Center sessions that need a sign-in.
     pub sign_in: Vec<String>,
 }
+
+/// One account's roles in the menu: its id, and each role with whether it is active.
+pub type AccountRoles = (String, Vec<(String, bool)>);
 
 impl TrayModel {
     /// What the tray shows for a status. Minutes only, so it changes at most once a minute.
@@ -151,7 +154,7 @@ impl TrayModel {
             "Accounts and roles…"
         };
         let first_run = s.sessions.is_empty() && s.sso_sessions.is_empty();
-        let mut sso_roles: Vec<(String, Vec<(String, Vec<(String, bool)>)>)> = Vec::new();
+        let mut sso_roles: Vec<(String, Vec<AccountRoles>)> = Vec::new();
         for r in s.roles.iter().filter(|r| r.identity_center) {
             let account = r.role_arn.split(':').nth(4).unwrap_or_default().to_owned();
             let i = sso_roles.iter().position(|(name, _)| *name == r.source).unwrap_or_else(|| {

@@ -7,7 +7,7 @@
 //! Identity Center profiles with no `aws sso login`. What botocore reads there decides
 //! what is right: its keys, its time format, its refresh rules.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -25,6 +25,9 @@ use crate::secret::Secret;
 pub const ACCOUNT_ACCESS: &str = "sso:account:access";
 /// botocore renews a token this long before it expires; mfa-tray does the same.
 pub const REFRESH_WINDOW: Duration = Duration::from_secs(15 * 60);
+/// How long before its expiry the tray renews a token: ahead of botocore's window, so
+/// that the tray, which locks the file, renews first rather than racing the AWS CLI.
+pub const RENEW_AHEAD: Duration = Duration::from_secs(20 * 60);
 /// The path AWS allows a PKCE sign-in to come back to.
 const CALLBACK: &str = "/oauth/callback";
 /// How long a browser sign-in may take.
@@ -73,6 +76,9 @@ fn format_cache_time(t: OffsetDateTime) -> String {
 /// A time as the cache holds it: the AWS CLI's format, or any RFC 3339 time (botocore
 /// reads both).
 fn parse_cache_time(text: &str) -> Option<OffsetDateTime> {
+    // Older AWS CLI v2 releases wrote `2021-12-11T07:18:18UTC`, which botocore reads.
+    let text = text.strip_suffix("UTC").map_or_else(|| text.to_owned(), |t| format!("{t}Z"));
+    let text = text.as_str();
     time::PrimitiveDateTime::parse(text, CACHE_TIME)
         .map(|t| t.assume_utc())
         .ok()
@@ -454,7 +460,12 @@ impl Portal {
         if !crate::credentials::is_access_key_id(id) || !word(secret) || !word(token) {
             return Err(AwsError::Malformed("an answer whose credentials are not the shape of AWS credentials".into()));
         }
-        let expiration = OffsetDateTime::from_unix_timestamp_nanos(i128::from(c.expiration()) * 1_000_000).map_err(|_| AwsError::Malformed("credentials with no expiry".into()))?;
+        // Milliseconds; missing (the SDK then says 0) or in the past, they would be handed
+        // out as if good.
+        let expiration = OffsetDateTime::from_unix_timestamp_nanos(i128::from(c.expiration()) * 1_000_000)
+            .ok()
+            .filter(|e| *e > OffsetDateTime::now_utc())
+            .ok_or_else(|| AwsError::Malformed("an answer whose credentials have no expiry, or one already past".into()))?;
         Ok(TempCredentials { access_key_id: id.to_owned(), secret_access_key: Secret::new(secret), session_token: Secret::new(token), expiration })
     }
 
@@ -588,54 +599,97 @@ impl Loopback {
     }
 
     /// Waits for the browser to come back with `state`, until `timeout`; returns the
-    /// authorization code. Other paths get a 404 and the wait goes on; a callback with
-    /// the wrong state or an error ends it.
+    /// authorization code, or the refusal the browser came back with. Anything else (other
+    /// paths, another `Host`, a callback with another state: a stale tab, a port scan by a
+    /// web page, another local user) is answered 400 or 404 and the wait goes on. Each
+    /// connection is read on its own, within 2 seconds in all, so one that is slow or
+    /// silent holds back neither the others nor the deadline.
     pub fn wait(self, state: &str, timeout: Duration) -> Result<Secret, CallbackError> {
+        const READERS: usize = 256;
         let deadline = Instant::now() + timeout;
+        let (tx, rx) = std::sync::mpsc::channel::<(TcpStream, Option<String>)>();
+        let busy = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
         loop {
-            let stream = match self.listener.accept() {
-                Ok((stream, _)) => stream,
+            while let Ok((mut stream, head)) = rx.try_recv() {
+                if let Some(done) = answer_callback(&mut stream, head.as_deref(), state, self.port) {
+                    return done;
+                }
+            }
+            match self.listener.accept() {
+                Ok((stream, _)) => {
+                    use std::sync::atomic::Ordering;
+                    if busy.fetch_add(1, Ordering::SeqCst) >= READERS {
+                        busy.fetch_sub(1, Ordering::SeqCst);
+                        continue; // dropped: too many at once
+                    }
+                    let (tx, busy) = (tx.clone(), busy.clone());
+                    std::thread::spawn(move || {
+                        let head = read_head(&stream, Instant::now() + Duration::from_secs(2));
+                        busy.fetch_sub(1, Ordering::SeqCst);
+                        let _ = tx.send((stream, head));
+                    });
+                }
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
                     if Instant::now() >= deadline {
                         return Err(CallbackError::TimedOut(timeout.as_secs()));
                     }
-                    std::thread::sleep(Duration::from_millis(50));
-                    continue;
+                    std::thread::sleep(Duration::from_millis(20));
                 }
                 Err(e) => return Err(CallbackError::Io(e.to_string())),
-            };
-            if let Some(done) = answer_callback(stream, state) {
-                return done;
             }
         }
     }
 }
 
-/// Reads one request; `None` for anything but the callback (answered 404).
-fn answer_callback(mut stream: TcpStream, state: &str) -> Option<Result<Secret, CallbackError>> {
+/// The request's head (up to 8 KiB, to the blank line), read before `deadline`.
+fn read_head(mut stream: &TcpStream, deadline: Instant) -> Option<String> {
     let _ = stream.set_nonblocking(false);
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-    let mut line = String::new();
-    let read = BufReader::new(Read::by_ref(&mut stream).take(8192)).read_line(&mut line);
+    let mut head = Vec::new();
+    let mut buf = [0u8; 1024];
+    while head.len() < 8192 && !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        let left = deadline.checked_duration_since(Instant::now()).filter(|d| !d.is_zero())?;
+        stream.set_read_timeout(Some(left)).ok()?;
+        match stream.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => head.extend_from_slice(&buf[..n]),
+            Err(_) => return None,
+        }
+    }
+    String::from_utf8(head).ok()
+}
+
+/// Answers one request; `Some` only for this sign-in's callback (its code, or the
+/// refusal it carries).
+fn answer_callback(stream: &mut TcpStream, head: Option<&str>, state: &str, port: u16) -> Option<Result<Secret, CallbackError>> {
+    let head = head.unwrap_or("");
+    let line = head.lines().next().unwrap_or("");
     let target = line.split_whitespace().nth(1).unwrap_or("");
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
-    if read.is_err() || !line.starts_with("GET ") || path != CALLBACK {
-        respond(&mut stream, 404, "Not found.");
+    if !line.starts_with("GET ") || path != CALLBACK {
+        respond(stream, 404, "Not found.");
+        return None;
+    }
+    // A page on another name that resolves here (DNS rebinding) is not the sign-in.
+    let host = head.lines().skip(1).find_map(|l| l.split_once(':').filter(|(k, _)| k.eq_ignore_ascii_case("host")).map(|(_, v)| v.trim()));
+    if host != Some(format!("127.0.0.1:{port}").as_str()) {
+        respond(stream, 400, "Not this sign-in.");
         return None;
     }
     let params: Vec<(String, String)> = query.split('&').filter_map(|kv| kv.split_once('=')).map(|(k, v)| (k.to_owned(), percent_decode(v))).collect();
     let get = |k: &str| params.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone());
-    let result = if get("state").as_deref() != Some(state) {
-        Err(CallbackError::WrongState)
-    } else if let Some(error) = get("error") {
+    if get("state").as_deref() != Some(state) {
+        respond(stream, 400, &format!("The sign-in did not complete: {}.", CallbackError::WrongState));
+        return None;
+    }
+    let result = if let Some(error) = get("error") {
         let safe: String = error.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_').take(64).collect();
         Err(CallbackError::Refused(safe))
     } else {
         get("code").filter(|c| !c.is_empty()).map(Secret::new).ok_or(CallbackError::Refused("no code".into()))
     };
     match &result {
-        Ok(_) => respond(&mut stream, 200, "Signed in. mfa-tray has the session now: you can close this tab."),
-        Err(e) => respond(&mut stream, 400, &format!("The sign-in did not complete: {e}.")),
+        Ok(_) => respond(stream, 200, "Signed in. mfa-tray has the session now: you can close this tab."),
+        Err(e) => respond(stream, 400, &format!("The sign-in did not complete: {e}.")),
     }
     Some(result)
 }
@@ -742,6 +796,10 @@ mod tests {
         t.write(&path).unwrap();
         let back = Token::read(&path).unwrap().unwrap();
         assert_eq!(back.expires_at, time::macros::datetime!(2026-12-04 12:00:00 UTC));
+        // What older AWS CLI v2 releases wrote, and botocore reads.
+        assert_eq!(parse_cache_time("2021-12-11T07:18:18UTC"), Some(time::macros::datetime!(2021-12-11 07:18:18 UTC)));
+        assert_eq!(parse_cache_time("2021-12-11T07:18:18+00:00"), Some(time::macros::datetime!(2021-12-11 07:18:18 UTC)));
+        assert_eq!(parse_cache_time("yesterday"), None);
         assert_eq!(back.refresh_token, t.refresh_token);
         #[cfg(unix)]
         assert_eq!(std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&path).unwrap().permissions()) & 0o777, 0o600);
@@ -761,32 +819,60 @@ mod tests {
 
     #[test]
     fn the_callback_is_checked() {
-        let get = |path: &str, state: &str| {
+        // Requests sent in order to one listener; what the wait returned, and each answer.
+        let run = |requests: Vec<String>, state: &str, timeout: u64| {
             let loopback = Loopback::bind().unwrap();
             let port = loopback.port;
-            let path = path.to_owned();
             let client = std::thread::spawn(move || {
-                let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-                write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
-                let mut answer = String::new();
-                let _ = s.read_to_string(&mut answer);
-                answer
+                requests
+                    .into_iter()
+                    .map(|r| {
+                        let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+                        s.write_all(r.replace("PORT", &port.to_string()).as_bytes()).unwrap();
+                        let mut answer = String::new();
+                        let _ = s.read_to_string(&mut answer);
+                        answer
+                    })
+                    .collect::<Vec<_>>()
             });
-            let got = loopback.wait(state, Duration::from_secs(5));
+            let got = loopback.wait(state, Duration::from_secs(timeout));
             (got, client.join().unwrap())
         };
-        let (got, page) = get("/oauth/callback?code=c%2Fd&state=s1", "s1");
+        let get = |path: &str| format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1:PORT\r\n\r\n");
+        let (got, pages) = run(vec![get("/oauth/callback?code=c%2Fd&state=s1")], "s1", 5);
         assert_eq!(got.unwrap().expose(), "c/d");
-        assert!(page.starts_with("HTTP/1.1 200") && page.contains("you can close this tab"), "{page}");
-        assert_eq!(get("/oauth/callback?code=c&state=other", "s1").0.unwrap_err(), CallbackError::WrongState);
-        assert_eq!(get("/oauth/callback?error=access_denied&state=s1", "s1").0.unwrap_err(), CallbackError::Refused("access_denied".into()));
-        // Nothing but the callback path counts; the wait goes on until its time is up.
+        assert!(pages[0].starts_with("HTTP/1.1 200") && pages[0].contains("you can close this tab"), "{pages:?}");
+        let (got, _) = run(vec![get("/oauth/callback?error=access_denied&state=s1")], "s1", 5);
+        assert_eq!(got.unwrap_err(), CallbackError::Refused("access_denied".into()));
+        // Another state, another Host, another path: refused, and the real one still counts.
+        let forged = vec![
+            get("/oauth/callback?code=evil&state=other"),
+            "GET /oauth/callback?code=evil&state=s1 HTTP/1.1\r\nHost: attacker.example:PORT\r\n\r\n".to_owned(),
+            get("/favicon.ico"),
+            get("/oauth/callback?code=good&state=s1"),
+        ];
+        let (got, pages) = run(forged, "s1", 5);
+        assert_eq!(got.unwrap().expose(), "good");
+        assert!(pages[0].starts_with("HTTP/1.1 400") && pages[1].starts_with("HTTP/1.1 400") && pages[2].starts_with("HTTP/1.1 404"), "{pages:?}");
+        // Nothing but the callback: the wait goes on until its time is up.
+        let (got, _) = run(vec![get("/favicon.ico")], "s", 1);
+        assert_eq!(got.unwrap_err(), CallbackError::TimedOut(1));
+        // A client that connects and says nothing holds back neither the callback nor the deadline.
         let loopback = Loopback::bind().unwrap();
         let port = loopback.port;
-        std::thread::spawn(move || {
+        let silent: Vec<TcpStream> = (0..40).map(|_| TcpStream::connect(("127.0.0.1", port)).unwrap()).collect();
+        let real = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(200));
             let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-            write!(s, "GET /favicon.ico HTTP/1.1\r\n\r\n").unwrap();
+            write!(s, "GET /oauth/callback?code=ok&state=s HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n").unwrap();
+            let mut answer = String::new();
+            let _ = s.read_to_string(&mut answer);
+            answer
         });
-        assert_eq!(loopback.wait("s", Duration::from_secs(1)).unwrap_err(), CallbackError::TimedOut(1));
+        let started = Instant::now();
+        assert_eq!(loopback.wait("s", Duration::from_secs(10)).unwrap().expose(), "ok");
+        assert!(real.join().unwrap().starts_with("HTTP/1.1 200"));
+        assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+        drop(silent);
     }
 }

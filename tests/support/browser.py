@@ -6,8 +6,9 @@ mfa-tray's loopback listener included), and records what the last page said.
 
 Usage: browser.py PAGE   with MFA_TRAY_TEST_BROWSER_LOG naming the record (JSON lines:
 {"argv": [...], "link": ..., "status": ..., "body": ...}).
-MFA_TRAY_TEST_BROWSER=tamper changes the `state` of the redirect back (a forged
-callback); =none records and opens nothing (a browser that never comes).
+MFA_TRAY_TEST_BROWSER=tamper first sends the redirect back with another `state` (a
+forged callback; its status is recorded as "forged_status"), then the real one; =none
+records and opens nothing (a browser that never comes).
 """
 
 import html
@@ -47,7 +48,11 @@ def main():
                 if e.code in (301, 302, 303, 307) and e.headers.get("Location"):
                     url = e.headers["Location"]
                     if mode == "tamper" and "state=" in url:
-                        url = re.sub(r"state=[^&]*", "state=forged", url)
+                        forged = re.sub(r"state=[^&]*", "state=forged", url)
+                        try:
+                            entry["forged_status"] = opener.open(forged, timeout=10).status
+                        except urllib.error.HTTPError as f:
+                            entry["forged_status"] = f.code
                     entry.setdefault("redirects", []).append(url.split("?")[0])
                     continue
                 entry["status"], entry["body"] = e.code, e.read().decode(errors="replace")

@@ -27,6 +27,9 @@ pub struct Synced {
     pub removed: Vec<String>,
     /// mfa-tray's profiles whose role is gone, left because `--prune` was not given.
     pub stale: Vec<String>,
+    /// What the portal listed that is not an account id and a role name (written, they
+    /// would be profiles no tool can use): `ACCOUNT/ROLE`, shown safely.
+    pub skipped: Vec<String>,
 }
 
 /// An Identity Center session's state, for `status` and the tray.
@@ -217,45 +220,69 @@ impl Engine {
     /// renews it; never a sign-in. Processes renewing at once take turns (a refresh
     /// token works once), and one finds the other's.
     pub async fn sso_token(&self, session: &SsoSession, margin: Duration) -> Result<Token, Error> {
+        self.token_for(session, margin, None).await
+    }
+
+    /// [`Engine::sso_token`], where `rejected` is an access token the portal no longer
+    /// takes: it is renewed, unless the cache already holds another.
+    async fn token_for(&self, session: &SsoSession, margin: Duration, rejected: Option<&str>) -> Result<Token, Error> {
         let path = self.token_file(session)?;
         let now = self.clock.now();
+        let wanted = margin.max(sso::REFRESH_WINDOW);
+        let good = |t: &Token, m: Duration| t.fresh(now, m) && rejected != Some(t.access_token.expose());
         let token = Token::read(&path).map_err(cache_error)?.ok_or_else(|| sign_in_needed(session, "has not been signed in to"))?;
-        if token.fresh(now, margin.max(sso::REFRESH_WINDOW)) {
+        if good(&token, wanted) {
             return Ok(token);
         }
         if !token.renewable(now) {
-            if token.fresh(now, margin) {
+            if good(&token, margin) {
                 return Ok(token);
             }
             let why = if token.refresh_token.is_none() { "has ended (its token has no refresh token to renew it)" } else { "has ended (its registration ended)" };
             return Err(sign_in_needed(session, why));
         }
-        let _lock = file::hold_lock(&path, self.settings.lock_timeout)?;
+        let _lock = match file::hold_lock(&path, self.settings.lock_timeout) {
+            Ok(lock) => lock,
+            // Another process is renewing (CreateToken can take a minute): the token in
+            // hand still does for now.
+            Err(FileError::Locked { .. }) if good(&token, margin) => return Ok(token),
+            Err(e) => return Err(e.into()),
+        };
         // Renewed by another process meanwhile?
         let token = Token::read(&path).map_err(cache_error)?.ok_or_else(|| sign_in_needed(session, "was signed out"))?;
-        if token.fresh(now, margin.max(sso::REFRESH_WINDOW)) {
+        if good(&token, wanted) {
             return Ok(token);
         }
         let (Some(reg), Some(refresh)) = (&token.registration, &token.refresh_token) else { return Err(sign_in_needed(session, "has ended")) };
         let oidc = Oidc::new(self.env.as_ref(), &session.region);
+        // botocore and the AWS CLI renew the same file without a lock: one of them may
+        // have used the refresh token first. What is in the file then is theirs, and good.
+        let theirs = |sent: &Secret| Token::read(&path).ok().flatten().filter(|t| t.refresh_token.as_ref().map(Secret::expose) != Some(sent.expose()) && good(t, margin));
         let new = match oidc.refresh(reg, refresh).await {
             Ok(new) => new,
             Err(AwsError::Refused { code, .. }) if ["InvalidGrantException", "ExpiredTokenException", "InvalidClientException", "UnauthorizedClientException", "AccessDeniedException"].contains(&code.as_str()) => {
-                if token.fresh(now, margin) {
+                if let Some(t) = theirs(refresh) {
+                    return Ok(t);
+                }
+                if good(&token, margin) {
                     return Ok(token);
                 }
                 return Err(sign_in_needed(session, &format!("has ended: renewing it was refused ({code})")));
             }
             // Renewing early failed (no network): the token still does for now.
-            Err(_) if token.fresh(now, margin) => return Ok(token),
+            Err(_) if good(&token, margin) => return Ok(token),
             Err(e) => return Err(sso_error(e, "renewing the session's token (CreateToken with the refresh token)", &session.name)),
         };
         let renewed = Token {
             access_token: new.access_token,
             expires_at: self.clock.now() + new.expires_in,
             refresh_token: new.refresh_token.or(token.refresh_token.clone()),
-            ..token
+            ..token.clone()
         };
+        // Not over a newer token another program wrote meanwhile.
+        if let Some(t) = Token::read(&path).ok().flatten().filter(|t| t.access_token.expose() != token.access_token.expose() && t.expires_at > renewed.expires_at) {
+            return Ok(t);
+        }
         renewed.write(&path).map_err(cache_error)?;
         Ok(renewed)
     }
@@ -292,9 +319,9 @@ impl Engine {
         let portal = Portal::new(self.env.as_ref(), &session.region, &token.access_token);
         let creds = match portal.role_credentials(&r.account_id, &r.role_name).await {
             Err(AwsError::Refused { code, .. }) if code == "UnauthorizedException" && token.renewable(self.clock.now()) => {
-                // The portal ended the token early: renew it now, as if it had expired.
-                self.force_renew(session).await?;
-                let token = self.sso_token(session, Duration::from_secs(60)).await?;
+                // The portal ended the token early: renew it now (unless another program
+                // already has), leaving the cache as it is for everyone else meanwhile.
+                let token = self.token_for(session, Duration::from_secs(60), Some(token.access_token.expose())).await?;
                 Portal::new(self.env.as_ref(), &session.region, &token.access_token).role_credentials(&r.account_id, &r.role_name).await
             }
             other => other,
@@ -303,16 +330,6 @@ impl Engine {
         Ok(creds)
     }
 
-    /// Marks the cached token expired, so that the next [`Engine::sso_token`] renews it.
-    async fn force_renew(&self, session: &SsoSession) -> Result<(), Error> {
-        let path = self.token_file(session)?;
-        let _lock = file::hold_lock(&path, self.settings.lock_timeout)?;
-        if let Some(mut token) = Token::read(&path).map_err(cache_error)? {
-            token.expires_at = self.clock.now();
-            token.write(&path).map_err(cache_error)?;
-        }
-        Ok(())
-    }
 
     /// Every account and role of session `name` becomes a profile of the config file
     /// (`[profile ACCOUNT-ROLE]` with `sso_session`, `sso_account_id`, `sso_role_name`,
@@ -325,6 +342,8 @@ impl Engine {
         if session.legacy {
             return Err(sign_in_needed(&session, "is a legacy profile's (give it an [sso-session] to sync)"));
         }
+        // (A profile's name finds its session: what is written is the session's name.)
+        let name = session.name.as_str();
         let token = self.sso_token(&session, Duration::from_secs(60)).await?;
         let portal = Portal::new(self.env.as_ref(), &session.region, &token.access_token);
         let accounts = portal.accounts().await.map_err(|e| sso_error(e, "listing your accounts (ListAccounts)", name))?;
@@ -333,10 +352,15 @@ impl Engine {
             let roles = portal.roles(&account.id).await.map_err(|e| sso_error(e, &format!("listing your roles in {} (ListAccountRoles)", account.id), name))?;
             pairs.extend(roles.into_iter().map(|r| (account.clone(), r)));
         }
+        // Only what a profile can hold, as the reader checks it (profiles::Reader::sso_role).
+        let account_ok = |a: &str| a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit());
+        let role_ok = |r: &str| !r.is_empty() && r.len() <= 64 && r.chars().all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c));
+        let (pairs, bad): (Vec<_>, Vec<_>) = pairs.into_iter().partition(|(a, r)| account_ok(&a.id) && role_ok(r));
+        let skipped: Vec<String> = bad.iter().map(|(a, r)| format!("{:?}/{:?}", a.id.chars().take(40).collect::<String>(), r.chars().take(70).collect::<String>())).collect();
         let config = self.files.config.clone();
         let credentials = snap.credentials.clone();
         let outcome = file::update(&config, self.settings.lock_timeout, |doc| {
-            let mut done = Synced::default();
+            let mut done = Synced { skipped: skipped.clone(), ..Synced::default() };
             let profiles = config_profiles(doc).into_iter().map(|(n, s)| (n, s.to_owned())).collect::<Vec<_>>();
             let ours: Vec<(String, String, String, String)> = profiles
                 .iter()
