@@ -575,3 +575,42 @@ fn the_window_adds_a_session_signs_in_and_uses_a_role() {
     }
     assert!(!page.contains(&value(&creds, "default", "aws_secret_access_key").unwrap()));
 }
+
+/// The Rust SDK's own loader (aws-config), run as a child of this test binary with the
+/// sandbox's HOME: it reads the config mfa-tray wrote, finds the session's token in the
+/// cache and gets the role's credentials from the portal with it.
+#[test]
+fn the_rust_sdk_reads_the_session_mfa_tray_signed_in_to() {
+    let s = Stack::start();
+    let sso = Sso::start(&s);
+    signed_in(&s, &sso);
+    s.run(&["sso", "sync", "corp"]).ok();
+    let mut child = Command::new(std::env::current_exe().unwrap());
+    child.args(["--exact", "rust_sdk_probe", "--nocapture"]).env("MFA_TRAY_SDK_PROBE", "Prod-ReadOnly");
+    s.sandbox(&mut child);
+    let run = Run::from(child.output().unwrap());
+    let t = token(&s, "corp");
+    assert!(run.stdout.contains(&format!("token {}\n", t["accessToken"].as_str().unwrap())), "{run:#?}");
+    let key = run.stdout.lines().find_map(|l| l.strip_prefix("key ")).unwrap_or_else(|| panic!("{run:#?}"));
+    assert!(key.starts_with("ASIA"), "{run:#?}");
+    assert_eq!(sso.count("GetRoleCredentials"), 1);
+    let call = sso.calls().into_iter().find(|c| c["call"] == "GetRoleCredentials").unwrap();
+    assert_eq!((call["account"].as_str(), call["role"].as_str()), (Some("222222222222"), Some("ReadOnly")), "{call}");
+    assert_eq!(sso.grants(), ["authorization_code"], "no renewal, no sign-in");
+}
+
+/// The child of the test above (does nothing unless MFA_TRAY_SDK_PROBE names a profile).
+#[test]
+fn rust_sdk_probe() {
+    let Ok(profile) = std::env::var("MFA_TRAY_SDK_PROBE") else { return };
+    use aws_credential_types::provider::{token::ProvideToken, ProvideCredentials};
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let tokens = aws_config::profile::ProfileFileTokenProvider::builder().profile_name(&profile).build();
+        let token = tokens.provide_token().await.unwrap();
+        println!("token {}", token.token());
+        let config = aws_config::defaults(aws_config::BehaviorVersion::latest()).profile_name(&profile).load().await;
+        let creds = config.credentials_provider().unwrap().provide_credentials().await.unwrap();
+        println!("key {}", creds.access_key_id());
+    });
+}
