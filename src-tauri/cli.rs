@@ -649,9 +649,13 @@ async fn credential_process(engine: &Engine, profile: &str) -> Result<(), Error>
     let creds = match engine.for_tool(profile, &Memory::new()).await? {
         ForTool::Ready { creds, .. } => creds,
         ForTool::NeedSignIn(need) => {
-            // No tray to sign in through: the browser here, once, then the role.
-            eprintln!("mfa-tray: {tool} asks for {}, and {}; opening your browser to sign in.", need.profile, need.reason);
-            engine.sso_login(&need.session, Flow::Pkce, &show_prompt).await?;
+            // No tray to sign in through: the browser here, once for every tool asking
+            // at once (they take turns; the next finds the first one's token), then the role.
+            let _turn = engine.sso_sign_in_turn(&need.session)?;
+            if let ForTool::NeedSignIn(need) = engine.for_tool(profile, &Memory::new()).await? {
+                eprintln!("mfa-tray: {tool} asks for {}, and {}; opening your browser to sign in.", need.profile, need.reason);
+                engine.sso_login(&need.session, Flow::Pkce, &show_prompt).await?;
+            }
             match engine.for_tool(profile, &Memory::new()).await? {
                 ForTool::Ready { creds, .. } => creds,
                 _ => return Err(Error::new(ErrorKind::AwsRefused, "sso_login_required", format!("{profile} still has no credentials after the sign-in"))),

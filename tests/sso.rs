@@ -446,6 +446,27 @@ fn ten_tools_waiting_on_one_sign_in_share_it() {
     assert!(!s.path(".aws/credentials").exists());
 }
 
+/// With no tray, tools that find the session ended at once take turns: one browser
+/// sign-in, and every tool its role.
+#[test]
+fn tools_without_a_tray_share_one_sign_in() {
+    let s = Stack::start();
+    let sso = Sso::start(&s);
+    config(&s, CONFIG_SSO);
+    s.run(&["sso", "add", "corp", "--start-url", START_URL, "--region", "eu-west-1"]).ok();
+    let tools: Vec<Child> = (0..5)
+        .map(|_| s.command().args(["credential-process", "mine"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap())
+        .collect();
+    for t in tools {
+        let run = Run::from(t.wait_with_output().unwrap());
+        let v: serde_json::Value = serde_json::from_str(&run.ok().stdout).unwrap_or_else(|e| panic!("{e}: {run:#?}"));
+        assert!(v["AccessKeyId"].as_str().unwrap().starts_with("ASIA"), "{v}");
+    }
+    assert_eq!(sso.browser().len(), 1, "one browser sign-in for five tools");
+    assert_eq!(sso.grants(), ["authorization_code"]);
+    assert!(!s.path(".aws/credentials").exists());
+}
+
 /// The tray renews a session's token by itself before it expires (the rotated refresh
 /// token kept); when renewal is refused it notifies once with a "Sign in" action, and
 /// that action signs in in the browser.

@@ -287,6 +287,16 @@ impl Engine {
         Ok(renewed)
     }
 
+    /// Waits (up to a sign-in's time) until no other process is signing in to session
+    /// `name`, and holds the turn until dropped: tools that find the session ended at
+    /// once, with no tray, get one browser sign-in between them, and the others its token.
+    pub fn sso_sign_in_turn(&self, name: &str) -> Result<impl Drop, Error> {
+        let snap = self.snapshot()?;
+        let session = snap.sso_session_named(name)?.clone();
+        let path = self.token_file(&session)?.with_extension("signin");
+        Ok(file::hold_lock(&path, sso::SIGN_IN_TIMEOUT + Duration::from_secs(30))?)
+    }
+
     /// Signs out of session `name`: the portal's Logout (if it still answers), then the
     /// token file removed. `false` if there was no token.
     pub async fn sso_logout(&self, name: &str) -> Result<bool, Error> {
