@@ -37,6 +37,8 @@ pub enum MenuAction {
     Console(String),
     /// "Sign in to Identity Center SESSION…".
     SignIn(String),
+    /// "Identity Center…": the window's Identity Center view.
+    IdentityCenter,
     /// "mfa-tray VERSION" (not clickable): which version runs; a new one is a new package.
     About,
     /// "Quit".
@@ -53,6 +55,7 @@ impl MenuAction {
             MenuAction::Refresh => "refresh".into(),
             MenuAction::WhoAmI => "whoami".into(),
             MenuAction::Settings => "settings".into(),
+            MenuAction::IdentityCenter => "identity-center".into(),
             MenuAction::Accounts => "accounts".into(),
             MenuAction::Console(r) => format!("console:{r}"),
             MenuAction::SignIn(s) => format!("sso-sign-in:{s}"),
@@ -69,6 +72,7 @@ impl MenuAction {
             "refresh" => MenuAction::Refresh,
             "whoami" => MenuAction::WhoAmI,
             "settings" => MenuAction::Settings,
+            "identity-center" => MenuAction::IdentityCenter,
             "accounts" => MenuAction::Accounts,
             "about" => MenuAction::About,
             "quit" => MenuAction::Quit,
@@ -99,6 +103,10 @@ pub struct TrayModel {
     pub accounts: String,
     /// Identity Center sessions that need a sign-in.
     pub sign_in: Vec<String>,
+    /// MFA sessions are configured (else "Enter MFA code…" has nothing to do).
+    pub mfa: bool,
+    /// Identity Center sessions are configured.
+    pub identity_center: bool,
 }
 
 /// One account's roles in the menu: its id, and each role with whether it is active.
@@ -168,7 +176,7 @@ impl TrayModel {
             }
         }
         let roles = s.roles.iter().filter(|r| !r.on_demand && !r.identity_center).map(|r| (r.name.clone(), r.active)).collect();
-        TrayModel { icon, status, roles, sso_roles, first_run, accounts: accounts.to_owned(), sign_in }
+        TrayModel { icon, status, roles, sso_roles, first_run, accounts: accounts.to_owned(), sign_in, mfa: !s.sessions.is_empty(), identity_center: !s.sso_sessions.is_empty() }
     }
 }
 
@@ -211,7 +219,7 @@ pub fn refresh<R: Runtime>(app: &AppHandle<R>) {
     let state = app.state::<AppState>();
     let model = match state.engine().status() {
         Ok(status) => TrayModel::from_status(&status),
-        Err(e) => TrayModel { icon: State::Expired, status: format!("Problem: {}", e.message), roles: vec![], sso_roles: vec![], first_run: false, accounts: "Accounts and roles…".into(), sign_in: vec![] },
+        Err(e) => TrayModel { icon: State::Expired, status: format!("Problem: {}", e.message), roles: vec![], sso_roles: vec![], first_run: false, accounts: "Accounts and roles…".into(), sign_in: vec![], mfa: true, identity_center: false },
     };
     let mut last = lock(&state.menu_model);
     if last.as_ref() == Some(&model) {
@@ -235,7 +243,7 @@ fn rebuild<R: Runtime>(app: &AppHandle<R>, model: &TrayModel) -> tauri::Result<(
     if model.first_run {
         // A first run: nothing to type a code for yet.
         menu.append(&MenuItem::with_id(app, MenuAction::Accounts.id(), &model.accounts, true, None::<&str>)?)?;
-    } else {
+    } else if model.mfa {
         menu.append(&MenuItem::with_id(app, MenuAction::EnterCode.id(), "Enter MFA code…", true, None::<&str>)?)?;
     }
     for session in &model.sign_in {
@@ -268,6 +276,9 @@ fn rebuild<R: Runtime>(app: &AppHandle<R>, model: &TrayModel) -> tauri::Result<(
     if !model.first_run {
         menu.append(&MenuItem::with_id(app, MenuAction::Accounts.id(), &model.accounts, true, None::<&str>)?)?;
     }
+    if model.identity_center {
+        menu.append(&MenuItem::with_id(app, MenuAction::IdentityCenter.id(), "Identity Center…", true, None::<&str>)?)?;
+    }
     menu.append(&MenuItem::with_id(app, MenuAction::Settings.id(), "Settings…", true, None::<&str>)?)?;
     menu.append(&PredefinedMenuItem::separator(app)?)?;
     let about = format!("mfa-tray {}", env!("CARGO_PKG_VERSION"));
@@ -290,6 +301,7 @@ fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str) {
         }
         Some(MenuAction::WhoAmI) => window::open(app, View::WhoAmI, None),
         Some(MenuAction::Settings) => window::open(app, View::Settings, None),
+        Some(MenuAction::IdentityCenter) => window::open(app, View::Sso, None),
         Some(MenuAction::Accounts) => window::open(app, View::Account, None),
         Some(MenuAction::Console(role)) => {
             let app = app.clone();
@@ -398,7 +410,7 @@ mod tests {
 
     #[test]
     fn menu_ids_round_trip() {
-        for a in [MenuAction::Status, MenuAction::EnterCode, MenuAction::Role("prod:admin".into()), MenuAction::Refresh, MenuAction::WhoAmI, MenuAction::Settings, MenuAction::Accounts, MenuAction::Console("prod:admin".into()), MenuAction::SignIn("corp".into()), MenuAction::About, MenuAction::Quit] {
+        for a in [MenuAction::Status, MenuAction::EnterCode, MenuAction::Role("prod:admin".into()), MenuAction::Refresh, MenuAction::WhoAmI, MenuAction::Settings, MenuAction::Accounts, MenuAction::Console("prod:admin".into()), MenuAction::SignIn("corp".into()), MenuAction::IdentityCenter, MenuAction::About, MenuAction::Quit] {
             assert_eq!(MenuAction::from_id(&a.id()), Some(a));
         }
         assert_eq!(MenuAction::from_id("nonsense"), None);
@@ -469,6 +481,7 @@ mod tests {
         let mut s = Status { version: 1, now: String::new(), credentials_file: String::new(), target: "default".into(), active_role: None, sessions: vec![], roles: vec![], problems: vec![], sso_sessions: vec![sso(State::Valid, true)] };
         let m = TrayModel::from_status(&s);
         assert_eq!((m.icon, m.first_run, m.sign_in.len()), (State::Valid, false, 0));
+        assert_eq!((m.mfa, m.identity_center), (false, true), "no code to enter; the Identity Center view");
         assert_eq!(m.status, "Identity Center corp-sso: signed in");
         s.sso_sessions[0] = sso(State::Expired, false);
         let m = TrayModel::from_status(&s);

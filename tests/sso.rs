@@ -478,16 +478,32 @@ fn the_tray_keeps_a_session_alive_and_asks_for_a_sign_in_when_it_cannot() {
     // Tokens of 10 minutes: inside botocore's 15-minute renewal window from the start.
     sso.config(serde_json::json!({"token_seconds": 600}));
     signed_in(&s, &sso);
+    // (The sync renews the 10-minute token itself, as anything using it would.)
+    s.run(&["sso", "sync", "corp"]).ok();
+    assert_eq!(sso.grants(), ["authorization_code", "refresh_token"]);
     let first = token(&s, "corp");
     let bus = Bus::start();
     let (notes, notes_conn) = Notifications::serve(&bus);
-    let (_watcher, _w) = Watcher::serve(&bus);
+    let (watcher, _w) = Watcher::serve(&bus);
     let mut tray = s.tray_command(&bus).env("PATH", &sso.path).stdout(Stdio::null()).spawn().unwrap();
+    // The menu of someone with Identity Center alone: no code to enter; the roles by
+    // session, then account.
+    let (item_bus, item_path) = watcher.item(Duration::from_secs(30));
+    let conn = bus.connect();
+    let labels = wait_for(Duration::from_secs(15), "the menu", || {
+        let (_, entries) = support::desktop::menu(&conn, &item_bus, &item_path);
+        let labels: Vec<String> = entries.into_iter().map(|e| e.label).filter(|l| !l.is_empty()).collect();
+        labels.iter().any(|l| l == "Identity Center…").then_some(labels)
+    });
+    assert_eq!(labels[0], "Identity Center corp: signed in");
+    assert!(!labels.iter().any(|l| l == "Enter MFA code…"), "{labels:?}");
+    let at = |l: &str| labels.iter().position(|x| x == l).unwrap_or_else(|| panic!("{l} not in {labels:?}"));
+    assert!(at("Identity Center corp") < at("111111111111") && at("111111111111") < at("Sandbox-AdministratorAccess") && at("Sandbox-ReadOnly") < at("222222222222") && at("222222222222") < at("Prod-ReadOnly"), "{labels:?}");
     let renewed = wait_for(Duration::from_secs(30), "the tray to renew the token", || {
         let t = token(&s, "corp");
         (t["accessToken"] != first["accessToken"]).then_some(t)
     });
-    assert_eq!(sso.grants(), ["authorization_code", "refresh_token"]);
+    assert_eq!(sso.grants(), ["authorization_code", "refresh_token", "refresh_token"]);
     assert_ne!(renewed["refreshToken"], first["refreshToken"], "the rotated refresh token is kept");
     assert_eq!((renewed["clientId"].clone(), renewed["startUrl"].clone()), (first["clientId"].clone(), first["startUrl"].clone()));
     assert!(notes.all().is_empty(), "a renewal is not news: {:?}", notes.all());
@@ -518,8 +534,9 @@ fn the_tray_keeps_a_session_alive_and_asks_for_a_sign_in_when_it_cannot() {
     let _ = tray.kill();
     let _ = tray.wait();
     assert_eq!(sso.browser().len(), 2, "the second sign-in in the browser");
-    // The sign-in, the renewal, the refused renewal (once), the sign-in from the notice.
-    assert_eq!(sso.grants()[..4], ["authorization_code", "refresh_token", "refresh_token", "authorization_code"]);
+    // The sign-in, the sync's renewal, the tray's, the refused one (once), the sign-in
+    // from the notice.
+    assert_eq!(sso.grants()[..5], ["authorization_code", "refresh_token", "refresh_token", "refresh_token", "authorization_code"]);
     assert_ne!(signed["refreshToken"], renewed["refreshToken"]);
 }
 
