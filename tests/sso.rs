@@ -389,6 +389,29 @@ fn bad_input_is_refused_with_nothing_written() {
     s.run(&["assume", "mine"]).fails(3, "the Identity Center session corp has not been signed in to: sign in with `mfa-tray sso login corp`");
 }
 
+/// A client registration that ended: the session cannot renew and says so, nothing is
+/// written; the next sign-in registers anew.
+#[test]
+fn an_ended_registration_asks_for_a_sign_in_and_the_next_registers_anew() {
+    let s = Stack::start();
+    let sso = Sso::start(&s);
+    sso.config(serde_json::json!({"registration_seconds": 2}));
+    signed_in(&s, &sso);
+    std::thread::sleep(Duration::from_secs(3));
+    let mut t = token(&s, "corp");
+    t["expiresAt"] = "2020-01-01T00:00:00Z".into();
+    std::fs::write(token_file(&s, "corp"), t.to_string()).unwrap();
+    let cache = std::fs::read_to_string(token_file(&s, "corp")).unwrap();
+    s.run(&["assume", "mine"]).fails(3, "the Identity Center session corp has ended (its registration ended): sign in with `mfa-tray sso login corp`");
+    assert!(!s.path(".aws/credentials").exists());
+    assert_eq!(std::fs::read_to_string(token_file(&s, "corp")).unwrap(), cache, "the cache as it was");
+    assert_eq!(sso.grants(), ["authorization_code"], "no refresh tried with an ended registration");
+    sso.config(serde_json::json!({"registration_seconds": 3600}));
+    s.run(&["sso", "login", "corp"]).ok();
+    assert_eq!(sso.count("RegisterClient"), 2, "registered anew");
+    s.run(&["assume", "mine"]).ok();
+}
+
 #[test]
 fn console_opens_as_an_identity_center_role() {
     let s = Stack::start();
