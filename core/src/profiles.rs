@@ -145,6 +145,16 @@ impl SsoRoleProfile {
 /// removes them; the user's own profiles are never touched.
 pub const SSO_SYNC_KEY: &str = "mfa_tray_sso_sync";
 
+/// An `sso_account_id` a profile can hold: 12 digits.
+pub(crate) fn is_sso_account_id(id: &str) -> bool {
+    id.len() == 12 && id.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// An `sso_role_name` a profile can hold: an IAM role name (1 to 64 of letters, digits and `+=,.@_-`).
+pub(crate) fn is_sso_role_name(name: &str) -> bool {
+    !name.is_empty() && name.len() <= 64 && name.chars().all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c))
+}
+
 /// A profile mfa-tray cannot use, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
@@ -429,10 +439,10 @@ impl<'a> Reader<'a> {
     fn sso_role(&self, name: &str, sessions: &mut Vec<SsoSession>) -> Result<SsoRoleProfile, String> {
         let account_id = self.conf(name, "sso_account_id").ok_or_else(|| "an Identity Center profile needs sso_account_id".to_owned())?;
         let role_name = self.conf(name, "sso_role_name").ok_or_else(|| "an Identity Center profile needs sso_role_name".to_owned())?;
-        if account_id.len() != 12 || !account_id.bytes().all(|b| b.is_ascii_digit()) {
+        if !is_sso_account_id(&account_id) {
             return Err(format!("sso_account_id {account_id:?} is not a 12-digit account id{}", comment_hint(&account_id)));
         }
-        if role_name.is_empty() || role_name.len() > 64 || !role_name.chars().all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c)) {
+        if !is_sso_role_name(&role_name) {
             return Err(format!("sso_role_name {role_name:?} is not a role name{}", comment_hint(&role_name)));
         }
         let session = match self.conf(name, "sso_session") {

@@ -362,10 +362,9 @@ impl Engine {
             let roles = portal.roles(&account.id).await.map_err(|e| sso_error(e, &format!("listing your roles in {} (ListAccountRoles)", account.id), name))?;
             pairs.extend(roles.into_iter().map(|r| (account.clone(), r)));
         }
-        // Only what a profile can hold, as the reader checks it (profiles::Reader::sso_role).
-        let account_ok = |a: &str| a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit());
-        let role_ok = |r: &str| !r.is_empty() && r.len() <= 64 && r.chars().all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c));
-        let (pairs, bad): (Vec<_>, Vec<_>) = pairs.into_iter().partition(|(a, r)| account_ok(&a.id) && role_ok(r));
+        // Only what a profile can hold, as the reader checks it.
+        use crate::profiles::{is_sso_account_id, is_sso_role_name};
+        let (pairs, bad): (Vec<_>, Vec<_>) = pairs.into_iter().partition(|(a, r)| is_sso_account_id(&a.id) && is_sso_role_name(r));
         let skipped: Vec<String> = bad.iter().map(|(a, r)| format!("{:?}/{:?}", a.id.chars().take(40).collect::<String>(), r.chars().take(70).collect::<String>())).collect();
         let config = self.files.config.clone();
         let credentials = snap.credentials.clone();
