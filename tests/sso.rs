@@ -126,9 +126,14 @@ fn config(s: &Stack, text: &str) {
     std::fs::write(s.path(".aws/config"), text).unwrap();
 }
 
-fn signed_in(s: &Stack, sso: &Sso) {
+/// The user's config with session corp added (not signed in).
+fn added(s: &Stack) {
     config(s, CONFIG_SSO);
     s.run(&["sso", "add", "corp", "--start-url", START_URL, "--region", "eu-west-1"]).ok();
+}
+
+fn signed_in(s: &Stack, sso: &Sso) {
+    added(s);
     let run = s.run(&["sso", "login", "corp"]);
     run.ok();
     assert_eq!(sso.browser().len(), 1, "{run:#?}");
@@ -211,8 +216,7 @@ fn a_browser_sign_in_serves_every_tool_through_the_aws_cli_cache() {
 fn a_device_code_sign_in_prints_the_link_and_the_code() {
     let s = Stack::start();
     let sso = Sso::start(&s);
-    config(&s, CONFIG_SSO);
-    s.run(&["sso", "add", "corp", "--start-url", START_URL, "--region", "eu-west-1"]).ok();
+    added(&s);
     let mut child = s.command().args(["sso", "login", "corp", "--device-code"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     let mut stderr = BufReader::new(child.stderr.take().unwrap());
     let mut said = String::new();
@@ -436,6 +440,22 @@ fn console_opens_as_an_identity_center_role() {
     assert!(!s.path(".aws/credentials").exists(), "nothing written");
 }
 
+/// `n` tools asking for profile mine at once, as `credential_process`: each one's
+/// AccessKeyId (each must succeed).
+fn tools_at_once(s: &Stack, n: usize) -> Vec<String> {
+    let tools: Vec<Child> = (0..n)
+        .map(|_| s.command().args(["credential-process", "mine"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap())
+        .collect();
+    tools
+        .into_iter()
+        .map(|t| {
+            let run = Run::from(t.wait_with_output().unwrap());
+            let v: serde_json::Value = serde_json::from_str(&run.ok().stdout).unwrap_or_else(|e| panic!("{e}: {run:#?}"));
+            v["AccessKeyId"].as_str().unwrap().to_owned()
+        })
+        .collect()
+}
+
 /// Ten tools asking the tray for an Identity Center role with no sign-in: one browser
 /// sign-in through the tray, shared by all.
 #[test]
@@ -443,23 +463,12 @@ fn ten_tools_waiting_on_one_sign_in_share_it() {
     use support::desktop::{wait_for, Bus, Watcher};
     let s = Stack::start();
     let sso = Sso::start(&s);
-    config(&s, CONFIG_SSO);
-    s.run(&["sso", "add", "corp", "--start-url", START_URL, "--region", "eu-west-1"]).ok();
+    added(&s);
     let bus = Bus::start();
     let (_watcher, _w) = Watcher::serve(&bus);
     let mut tray = s.tray_command(&bus).env("PATH", &sso.path).stdout(Stdio::null()).spawn().unwrap();
     wait_for(Duration::from_secs(30), "the tray's socket", || s.path("run/mfa-tray/tray.sock").exists().then_some(()));
-    let tools: Vec<Child> = (0..10)
-        .map(|_| s.command().args(["credential-process", "mine"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap())
-        .collect();
-    let keys: Vec<String> = tools
-        .into_iter()
-        .map(|t| {
-            let run = Run::from(t.wait_with_output().unwrap());
-            let v: serde_json::Value = serde_json::from_str(&run.ok().stdout).unwrap();
-            v["AccessKeyId"].as_str().unwrap().to_owned()
-        })
-        .collect();
+    let keys = tools_at_once(&s, 10);
     let _ = tray.kill();
     let _ = tray.wait();
     assert_eq!(sso.browser().len(), 1, "one sign-in in the browser");
@@ -475,16 +484,9 @@ fn ten_tools_waiting_on_one_sign_in_share_it() {
 fn tools_without_a_tray_share_one_sign_in() {
     let s = Stack::start();
     let sso = Sso::start(&s);
-    config(&s, CONFIG_SSO);
-    s.run(&["sso", "add", "corp", "--start-url", START_URL, "--region", "eu-west-1"]).ok();
-    let tools: Vec<Child> = (0..5)
-        .map(|_| s.command().args(["credential-process", "mine"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap())
-        .collect();
-    for t in tools {
-        let run = Run::from(t.wait_with_output().unwrap());
-        let v: serde_json::Value = serde_json::from_str(&run.ok().stdout).unwrap_or_else(|e| panic!("{e}: {run:#?}"));
-        assert!(v["AccessKeyId"].as_str().unwrap().starts_with("ASIA"), "{v}");
-    }
+    added(&s);
+    let keys = tools_at_once(&s, 5);
+    assert!(keys.iter().all(|k| k.starts_with("ASIA")), "{keys:?}");
     assert_eq!(sso.browser().len(), 1, "one browser sign-in for five tools");
     assert_eq!(sso.grants(), ["authorization_code"]);
     assert!(!s.path(".aws/credentials").exists());
