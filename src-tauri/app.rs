@@ -10,10 +10,10 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.is_empty() {
-        return mfa_tray::run_tray();
+        return mfa_tray::on_a_desktop("the tray cannot start", mfa_tray::run_tray);
     }
     match mfa_tray::WindowArgs::parse(&args) {
-        Some(window) => mfa_tray::run_window(window),
+        Some(window) => mfa_tray::on_a_desktop("the window cannot open", || mfa_tray::run_window(window)),
         None => {
             eprintln!("usage: mfa-tray-app [--window code|whoami|account|sso|settings|ask [--profile P] [--reason TEXT]]");
             ExitCode::from(2)

@@ -20,6 +20,9 @@ use mfa_tray_core::sso::{Flow, Prompt};
 use mfa_tray_core::{Engine, Error, ErrorKind, RefreshItem, Strategy};
 use time::{OffsetDateTime, UtcOffset};
 
+const ABOUT: &str = "Type your AWS MFA code once; mfa-tray keeps temporary credentials in ~/.aws/credentials.
+`mfa-tray` alone starts the tray (it needs a desktop session); the commands below work anywhere.";
+
 const EXIT_CODES: &str = "\
 Exit codes:
   0  success
@@ -29,6 +32,7 @@ Exit codes:
   4  local file or keychain problem: unreadable, malformed, read-only, locked, a section mfa-tray
      will not overwrite, or no OS keychain
   5  network failure, or AWS throttling/unavailable (try again)
+  6  no graphical session: `mfa-tray` alone (the tray) needs a desktop; the subcommands do not
 On any error, nothing is changed (for `keys`, the message says what was done before a
 later step failed).";
 
@@ -40,12 +44,15 @@ Then `mfa-tray login corp` starts the MFA session in [corp]; `mfa-tray assume ad
 Keys already in [corp-long-term] of ~/.aws/credentials work as they are
 (`mfa-tray keys import corp` moves them to the keychain).";
 
-/// Type your AWS MFA code once; mfa-tray keeps temporary credentials in ~/.aws/credentials.
+/// The command line of mfa-tray.
 #[derive(Debug, Parser)]
-#[command(name = "mfa-tray", version, about, arg_required_else_help = true, after_help = SETUP, after_long_help = format!("{SETUP}\n\n{EXIT_CODES}"))]
+#[command(name = "mfa-tray", version, about = ABOUT, arg_required_else_help = true, after_help = SETUP, after_long_help = format!("{SETUP}\n\n{EXIT_CODES}"))]
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// On failure, also print what the layer below said (the AWS SDK's causes)
+    #[arg(long, global = true)]
+    verbose: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -60,8 +67,11 @@ enum Command {
     /// Start an MFA session: GetSessionToken with your code, written to [PROFILE]
     #[command(after_help = "Without --code, the code comes from the profile's mfa_process (a command that prints it), else it is\nasked for on the terminal (or read from standard input).")]
     Login {
-        /// An MFA session profile (it has mfa_serial and keys in [PROFILE-long-term])
-        profile: String,
+        #[command(flatten)]
+        profile: Named,
+        /// The 6-digit code from your authenticator, here or as --code ("123 456" is fine)
+        #[arg(value_name = "CODE")]
+        code_here: Option<String>,
         /// The 6-digit code from your authenticator ("123 456" is fine)
         #[arg(long, short, value_parser = parse_code)]
         code: Option<MfaCode>,
@@ -72,8 +82,11 @@ enum Command {
     /// Assume a role and make it the active one (through the MFA session when it can)
     #[command(after_help = "Through a valid MFA session no code is needed (AWS caps such role sessions at 1 hour).\nWithout one, or for longer durations, AssumeRole is called with your MFA code.")]
     Assume {
-        /// A role profile (it has role_arn and source_profile)
-        role: String,
+        #[command(flatten)]
+        role: Named,
+        /// The 6-digit code, here or as --code
+        #[arg(value_name = "CODE")]
+        code_here: Option<String>,
         /// The 6-digit code, used only if the MFA session cannot serve
         #[arg(long, short, value_parser = parse_code)]
         code: Option<MfaCode>,
@@ -92,9 +105,8 @@ enum Command {
     },
     /// Show who a profile's credentials belong to (STS GetCallerIdentity)
     Whoami {
-        /// The profile to use (default: $AWS_PROFILE, else the target profile)
-        #[arg(long, short)]
-        profile: Option<String>,
+        #[command(flatten)]
+        profile: Chosen,
         /// Print JSON instead
         #[arg(long)]
         json: bool,
@@ -111,8 +123,8 @@ enum Command {
     /// Open the AWS console signed in as a role (or print the sign-in link)
     #[command(after_help = "Uses the role's credentials in ~/.aws/credentials if they have 15 minutes left, else assumes the role in memory (nothing is written): through the MFA session for at most 1 hour, or with --code for the role's full duration. MFA session profiles cannot open the console (AWS refuses their credentials). The link signs in for 15 minutes: treat it like a password.")]
     Console {
-        /// A role profile
-        role: String,
+        #[command(flatten)]
+        role: Named,
         /// Print the sign-in link instead of opening the browser
         #[arg(long)]
         print: bool,
@@ -129,18 +141,71 @@ enum Command {
     /// Print credentials for a tool, as AWS's credential_process asks (JSON on stdout)
     #[command(after_help = CREDENTIAL_PROCESS_HELP)]
     CredentialProcess {
-        /// A role or MFA session profile
-        profile: String,
+        #[command(flatten)]
+        profile: Named,
     },
     /// List the S3 buckets a profile's credentials can see (S3 ListBuckets)
     Buckets {
-        /// The profile to use (default: $AWS_PROFILE, else the target profile)
-        #[arg(long, short)]
-        profile: Option<String>,
+        #[command(flatten)]
+        profile: Chosen,
         /// Print JSON instead
         #[arg(long)]
         json: bool,
     },
+}
+
+/// The profile a command acts on, as people type it: `login corp` or `login --profile corp`.
+#[derive(Debug, clap::Args)]
+struct Named {
+    /// The profile (or --profile PROFILE)
+    #[arg(value_name = "PROFILE", required_unless_present = "profile_flag")]
+    name: Option<String>,
+    /// The profile, as other AWS tools take it
+    #[arg(long = "profile", short = 'p', id = "profile_flag", value_name = "PROFILE")]
+    flag: Option<String>,
+}
+
+/// A profile that may be left out: `whoami corp`, `whoami --profile corp` or `whoami`.
+#[derive(Debug, clap::Args)]
+struct Chosen {
+    /// The profile to use, here or as --profile (default: $AWS_PROFILE, else the target profile)
+    #[arg(value_name = "PROFILE")]
+    name: Option<String>,
+    /// The profile to use
+    #[arg(long = "profile", short = 'p', id = "profile_flag", value_name = "PROFILE")]
+    flag: Option<String>,
+}
+
+impl Named {
+    /// The one profile named; `extra` is what stands where the profile would when it
+    /// was given with --profile too (a code, for `login`).
+    fn resolve(self) -> Result<(String, Option<String>), Error> {
+        match (self.name, self.flag) {
+            (Some(name), None) | (None, Some(name)) => Ok((name, None)),
+            (Some(extra), Some(name)) => Ok((name, Some(extra))),
+            (None, None) => Err(Error::bad_input("usage", "name a profile: `mfa-tray COMMAND PROFILE` (or --profile PROFILE)")),
+        }
+    }
+
+    fn one(self) -> Result<String, Error> {
+        match self.resolve()? {
+            (name, None) => Ok(name),
+            (name, Some(other)) => Err(twice(&name, &other)),
+        }
+    }
+}
+
+impl Chosen {
+    fn one(self) -> Result<Option<String>, Error> {
+        match (self.name, self.flag) {
+            (Some(a), Some(b)) if a != b => Err(twice(&b, &a)),
+            (a, b) => Ok(a.or(b)),
+        }
+    }
+}
+
+fn twice(flag: &str, positional: &str) -> Error {
+    Error::bad_input("usage", format!("two profiles given ({positional}, and --profile {flag}): name one"))
 }
 
 #[derive(Debug, Subcommand)]
@@ -180,6 +245,9 @@ enum KeysCommand {
     Rotate {
         /// The account
         name: String,
+        /// Do not ask for confirmation (needed when not on a terminal)
+        #[arg(long)]
+        yes: bool,
     },
     /// Remove an account's keys from the OS keychain (for good: export them first to keep them)
     Remove {
@@ -281,6 +349,15 @@ fn parse_code(s: &str) -> Result<MfaCode, String> {
     s.parse().map_err(|e: mfa_tray_core::types::ValueError| e.to_string())
 }
 
+/// The code given as `--code` or where people put it (`login corp 123456`), if any.
+fn code_given(flag: Option<MfaCode>, here: Option<String>) -> Result<Option<MfaCode>, Error> {
+    match (flag, here) {
+        (Some(_), Some(_)) => Err(Error::bad_input("usage", "two codes given: give one, as --code 123456")),
+        (flag, None) => Ok(flag),
+        (None, Some(text)) => text.parse().map(Some).map_err(|e: mfa_tray_core::types::ValueError| Error::bad_input("bad_code", format!("{e} (the code goes after the profile, or as --code 123456)"))),
+    }
+}
+
 fn parse_duration_arg(s: &str) -> Result<Duration, String> {
     parse_duration(s).map_err(|e| e.to_string())
 }
@@ -305,12 +382,32 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
         }
     };
     let out = Printer { offset };
+    let json = cli.command.json();
     match runtime.block_on(execute(cli.command, &out)) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("mfa-tray: {}", e.message);
+            report(&e, json, cli.verbose);
             ExitCode::from(exit_code(e.kind))
         }
+    }
+}
+
+/// A failure, for people: one line on stderr (and the detail under it with
+/// `--verbose`); for `--json`, the error as JSON on stdout, where the answer would be.
+fn report(e: &Error, json: bool, verbose: bool) {
+    if json {
+        print_json(&serde_json::json!({ "error": { "kind": e.kind, "code": e.code, "exit_code": exit_code(e.kind), "message": e.message, "detail": e.detail } }));
+    }
+    eprintln!("mfa-tray: {}", e.message);
+    if let (Some(detail), true) = (&e.detail, verbose) {
+        eprintln!("  detail: {detail}");
+    }
+}
+
+impl Command {
+    /// Whether the command was asked for JSON.
+    fn json(&self) -> bool {
+        matches!(self, Command::Status { json: true } | Command::Whoami { json: true, .. } | Command::Buckets { json: true, .. })
     }
 }
 
@@ -337,25 +434,28 @@ async fn execute(command: Command, out: &Printer) -> Result<ExitCode, Error> {
                 out.status(&status, tray.as_deref());
             }
         }
-        Command::Login { profile, code, duration } => {
-            let code = match code {
-                Some(c) => c,
-                None => {
-                    let snap = engine.snapshot()?;
-                    let p = snap.profiles.session(&profile);
-                    match p.and_then(|p| p.mfa_process.as_deref()) {
-                        Some(command) => code_from(&engine, &profile, command)?,
-                        None => ask_code(&profile, &p.map_or("your MFA device".to_owned(), |p| p.mfa_serial.to_string()))?,
-                    }
-                }
+        Command::Login { profile, code_here, code, duration } => {
+            let (profile, extra) = profile.resolve()?;
+            let code = code_given(code, code_here.or(extra))?;
+            // The profile is checked before anyone is asked for a code.
+            let snap = engine.snapshot()?;
+            let p = snap.session_profile(&profile)?;
+            let code = match (code, p.mfa_process.as_deref()) {
+                (Some(c), _) => c,
+                (None, Some(command)) => code_from(&engine, &profile, command)?,
+                (None, None) => ask_code(&profile, p.mfa_serial.as_str())?,
             };
             let done = engine.login(&profile, &code, duration).await?;
             println!("Logged in {}: MFA session valid for {}.", done.profile, out.until(done.expires));
             println!("Wrote [{}] in {}.", done.profile, engine.files.credentials.display());
         }
-        Command::Assume { role, code, duration, to } => {
-            let mut code = code;
-            let plan = engine.plan(&engine.snapshot()?, &role, duration, code.is_some())?;
+        Command::Assume { role, code_here, code, duration, to } => {
+            let (role, extra) = role.resolve()?;
+            let mut code = code_given(code, code_here.or(extra))?;
+            let snap = engine.snapshot()?;
+            let plan = engine.plan(&snap, &role, duration, code.is_some())?;
+            // Where it goes is checked before anyone is asked for a code.
+            engine.destination(&snap, &role, to.as_deref())?;
             if plan.strategy == Strategy::WithMfa && code.is_none() {
                 eprintln!("Assuming {role} {}.", plan.reason);
                 let process = engine.snapshot()?.profiles.role(&role).and_then(|r| r.mfa_process.clone());
@@ -371,7 +471,7 @@ async fn execute(command: Command, out: &Printer) -> Result<ExitCode, Error> {
         }
         Command::Refresh { force } => return Ok(out.refresh(&engine.refresh(force).await?)),
         Command::Whoami { profile, json } => {
-            let (section, id) = engine.whoami(profile.as_deref()).await?;
+            let (section, id) = engine.whoami(profile.one()?.as_deref()).await?;
             if json {
                 print_json(&serde_json::json!({ "profile": section, "account": id.account, "arn": id.arn, "user_id": id.user_id }));
             } else {
@@ -380,6 +480,7 @@ async fn execute(command: Command, out: &Printer) -> Result<ExitCode, Error> {
         }
         Command::Keys(command) => keys(&engine, command, out).await?,
         Command::Console { role, print, region, destination, code } => {
+            let role = role.one()?;
             let link = engine.console(&role, code.as_ref(), region.as_deref(), destination.as_deref()).await?;
             if print {
                 println!("{}", link.url.expose());
@@ -400,9 +501,9 @@ async fn execute(command: Command, out: &Printer) -> Result<ExitCode, Error> {
                 println!("Next: `mfa-tray assume {name}` (or pick it in the tray's menu).");
             }
         }
-        Command::CredentialProcess { profile } => credential_process(&engine, &profile).await?,
+        Command::CredentialProcess { profile } => credential_process(&engine, &profile.one()?).await?,
         Command::Buckets { profile, json } => {
-            let (section, buckets) = engine.buckets(profile.as_deref()).await?;
+            let (section, buckets) = engine.buckets(profile.one()?.as_deref()).await?;
             if json {
                 print_json(&serde_json::json!({ "profile": section, "buckets": buckets }));
             } else if buckets.is_empty() {
@@ -476,7 +577,11 @@ async fn keys(engine: &Engine, command: KeysCommand, out: &Printer) -> Result<()
                 eprintln!("mfa-tray: {w}");
             }
         }
-        KeysCommand::Rotate { name } => {
+        KeysCommand::Rotate { name, yes } => {
+            let old = engine.rotation_key(&name)?;
+            if !yes {
+                confirm(&format!("Rotate the access key of {name}? The old key {old} is then deleted in IAM, and any other program using it stops working. Type the name to confirm: "), &name, "rotated")?;
+            }
             let done = engine.rotate_keys(&name).await?;
             println!("Rotated the access key of {name}: {} is stored and works.", done.new_key);
             match done.old_key_left {
@@ -485,8 +590,9 @@ async fn keys(engine: &Engine, command: KeysCommand, out: &Printer) -> Result<()
             }
         }
         KeysCommand::Remove { name, yes } => {
+            engine.check_remove_keys(&name)?;
             if !yes {
-                confirm(&format!("Remove the keys of {name} from the OS keychain? They cannot be brought back (the key stays active in IAM; `mfa-tray keys export {name} --to-file` keeps a copy). Type the name to confirm: "), &name)?;
+                confirm(&format!("Remove the keys of {name} from the OS keychain? They cannot be brought back (the key stays active in IAM; `mfa-tray keys export {name} --to-file` keeps a copy). Type the name to confirm: "), &name, "removed")?;
             }
             engine.remove_keys(&name)?;
             println!("Removed the keys of {name} from the OS keychain. [{}] stays in {}; `mfa-tray keys add {name}` stores new keys.", profile_section(&name), engine.files.config.display());
@@ -496,10 +602,10 @@ async fn keys(engine: &Engine, command: KeysCommand, out: &Printer) -> Result<()
 }
 
 /// Asks the user on the terminal to type `expected`; refuses without a terminal.
-fn confirm(question: &str, expected: &str) -> Result<(), Error> {
+fn confirm(question: &str, expected: &str, done: &str) -> Result<(), Error> {
     let stdin = std::io::stdin();
     if !stdin.is_terminal() {
-        return Err(Error::bad_input("needs_confirmation", "this cannot be undone: pass --yes to confirm"));
+        return Err(Error::bad_input("needs_confirmation", "this cannot be undone: pass --yes to confirm (there is no terminal to ask on)"));
     }
     eprint!("{question}");
     let _ = std::io::stderr().flush();
@@ -508,7 +614,7 @@ fn confirm(question: &str, expected: &str) -> Result<(), Error> {
     if line.trim() == expected {
         Ok(())
     } else {
-        Err(Error::bad_input("needs_confirmation", "not confirmed; nothing was removed"))
+        Err(Error::bad_input("needs_confirmation", format!("not confirmed; nothing was {done}")))
     }
 }
 
@@ -731,13 +837,19 @@ fn code_on_terminal(tool: &str, need: &mfa_tray_core::engine::CodeNeeded) -> Res
     };
     #[cfg(unix)]
     {
-        let mut tty = std::fs::OpenOptions::new().read(true).write(true).open("/dev/tty").map_err(|_| no_terminal())?;
+        let tty = std::fs::OpenOptions::new().read(true).write(true).open("/dev/tty").map_err(|_| no_terminal())?;
         // One write: a code typed as soon as the prompt shows is echoed after all of it.
         let prompt = format!("mfa-tray: {tool} asks for {}. MFA code for {} ({}): ", need.profile, need.account, need.mfa_serial);
-        tty.write_all(prompt.as_bytes()).map_err(|_| no_terminal())?;
-        let mut line = String::new();
-        std::io::BufReader::new(&tty).read_line(&mut line).map_err(|_| no_terminal())?;
-        line.parse().map_err(|e: mfa_tray_core::types::ValueError| Error::bad_input("bad_code", e.to_string()))
+        let mut lines = std::io::BufReader::new(&tty);
+        let mut read = || {
+            (&tty).write_all(prompt.as_bytes()).map_err(|_| no_terminal())?;
+            let mut line = String::new();
+            lines.read_line(&mut line).map_err(|_| no_terminal())?;
+            Ok(line)
+        };
+        asking(TRIES, &mut read, |why| {
+            let _ = (&tty).write_all(format!("mfa-tray: {why}; try again.\n").as_bytes());
+        })
     }
     #[cfg(not(unix))]
     {
@@ -767,19 +879,43 @@ fn code_from(engine: &Engine, profile: &str, command: &str) -> Result<MfaCode, E
     engine.process_code(profile, command)
 }
 
-/// Asks for a code on the terminal, or reads a line from a pipe.
+/// How often a person may mistype a code before the command gives up.
+const TRIES: usize = 3;
+
+/// Asks for a code on the terminal (again, up to [`TRIES`] times, when what was typed is
+/// not a code), or reads a line from a pipe.
 fn ask_code(profile: &str, serial: &str) -> Result<MfaCode, Error> {
     let stdin = std::io::stdin();
-    if stdin.is_terminal() {
-        eprint!("MFA code for {profile} ({serial}): ");
-        let _ = std::io::stderr().flush();
+    let terminal = stdin.is_terminal();
+    let mut read = || -> Result<String, Error> {
+        if terminal {
+            eprint!("MFA code for {profile} ({serial}): ");
+            let _ = std::io::stderr().flush();
+        }
+        let mut line = String::new();
+        stdin.lock().read_line(&mut line).map_err(|e| Error::bad_input("code_required", format!("cannot read the MFA code: {e}")))?;
+        if line.trim().is_empty() && !terminal {
+            return Err(Error::bad_input("code_required", format!("{profile} needs an MFA code: pass --code 123456 (the code {serial} shows now)")));
+        }
+        Ok(line)
+    };
+    asking(if terminal { TRIES } else { 1 }, &mut read, |why| eprintln!("{why}; try again."))
+}
+
+/// A code from `read`, asked for up to `tries` times while what comes back is not a code.
+fn asking(tries: usize, read: &mut dyn FnMut() -> Result<String, Error>, again: impl Fn(&str)) -> Result<MfaCode, Error> {
+    let mut left = tries;
+    loop {
+        let line = read()?;
+        match line.parse::<MfaCode>() {
+            Ok(code) => return Ok(code),
+            Err(e) if left > 1 => {
+                left -= 1;
+                again(&e.to_string());
+            }
+            Err(e) => return Err(Error::bad_input("bad_code", e.to_string())),
+        }
     }
-    let mut line = String::new();
-    stdin.lock().read_line(&mut line).map_err(|e| Error::bad_input("code_required", format!("cannot read the MFA code: {e}")))?;
-    if line.trim().is_empty() {
-        return Err(Error::bad_input("code_required", format!("{profile} needs an MFA code: pass --code 123456 (from the device {serial})")));
-    }
-    line.parse().map_err(|e: mfa_tray_core::types::ValueError| Error::bad_input("bad_code", e.to_string()))
 }
 
 /// Formats for people, in the local time zone.
@@ -877,7 +1013,13 @@ impl Printer {
         let mut worst = None;
         for item in items {
             match item {
-                RefreshItem::Refreshed { section, role, expires } => println!("refreshed    {role} in [{section}]: valid for {}", self.until(*expires)),
+                RefreshItem::Refreshed { section, role, expires, capped_from } => {
+                    println!("refreshed    {role} in [{section}]: valid for {}", self.until(*expires));
+                    if let Some(wanted) = capped_from {
+                        let wanted = human_duration(*wanted);
+                        println!("             (not {wanted}: AWS allows 1 hour to roles assumed through an MFA session; `mfa-tray assume {role} --to {section}` with a code gives {wanted})");
+                    }
+                }
                 RefreshItem::Fresh { section, role, expires } => println!("still fresh  {role} in [{section}]: valid for {}", self.until(*expires)),
                 RefreshItem::NeedsSignIn { section, role, session } => {
                     println!("needs sign-in {role} in [{section}]: the Identity Center session {session} has ended; run `mfa-tray sso login {session}`")

@@ -192,6 +192,7 @@ pub fn save_settings(state: State<'_, AppState>, settings: SettingsView) -> Resu
         ..current
     };
     let checked = wanted.validated().map_err(|message| UiError { code: "bad_settings".into(), message })?;
+    state.engine().snapshot()?.check_not_an_account(&checked.target_profile)?;
     let request = Request::SaveSettings { toml: checked.to_toml() };
     let message = match channel::socket_path(&OsEnvironment).map(|path| channel::request(&path, &request)) {
         Some(Ok(Answer::Ok { message })) => message,

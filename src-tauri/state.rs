@@ -121,6 +121,7 @@ impl AppState {
     /// sends the tray over the channel.
     pub fn apply(&self, toml: &str) -> Result<Settings, Error> {
         let settings = Settings::from_toml(toml).map_err(|m| Error::bad_input("bad_settings", m))?;
+        self.engine().snapshot()?.check_not_an_account(&settings.target_profile).map_err(|e| Error::bad_input("bad_settings", format!("target_profile: {}", e.message)))?;
         settings.save(&OsEnvironment).map_err(|e| Error::bad_input("settings_write", e.to_string()))?;
         self.reload()?;
         Ok(settings)

@@ -282,8 +282,8 @@ fn out_of_range_durations_are_refused() {
     let s = Stack::start();
     s.files(CREDENTIALS, CONFIG);
     // Outside AWS's own ranges: refused here, before a code is spent.
-    unchanged_after(&s, &["login", "corp", "--code", &s.code(0), "--duration", "100"], 2, "900 to 129600 seconds");
-    unchanged_after(&s, &["assume", "prod-admin", "--code", &s.code(0), "--duration", "13h"], 2, "900 to 43200 seconds");
+    unchanged_after(&s, &["login", "corp", "--code", &s.code(0), "--duration", "100"], 2, "100s is outside what AWS allows for GetSessionToken: 15m to 36h");
+    unchanged_after(&s, &["assume", "prod-admin", "--code", &s.code(0), "--duration", "13h"], 2, "13h is outside what AWS allows for AssumeRole: 15m to 12h");
     assert!(s.proxy_log().is_empty());
     // Within range, but over the role's MaxSessionDuration: only AWS knows.
     unchanged_after(&s, &["assume", "short", "--code", &s.code(0), "--duration", "2h"], 3, "MaxSessionDuration");
@@ -335,7 +335,9 @@ fn a_target_holding_long_term_keys_is_never_overwritten() {
     let status = s.run(&["status"]).ok().stdout.clone();
     assert!(status.contains("  default: roles cannot be switched into [default]: it holds long-term keys"), "{status}");
     // Nor may a role overwrite an MFA session.
-    unchanged_after(&s, &["assume", "prod-admin", "--to", "corp"], 4, "it holds the MFA session of corp");
+    unchanged_after(&s, &["assume", "prod-admin", "--to", "corp"], 2, "[corp] is where the MFA session of corp goes");
+    // Nor the keys of an account; and the advice is not to move them into [corp-long-term-long-term].
+    unchanged_after(&s, &["assume", "prod-admin", "--to", "corp-long-term"], 4, "it holds the long-term keys of corp; write somewhere else (");
 }
 
 #[test]

@@ -279,7 +279,10 @@ fn rotate_replaces_the_key_in_aws_and_where_it_was_stored() {
     let kr = s.keyring();
     run_with(&s, &["keys", "add", "corp"], &format!("{id}\n{secret}\n")).ok();
 
-    let run = s.run(&["keys", "rotate", "corp"]);
+    // It deletes a key in IAM, so it is confirmed like `keys remove`.
+    s.run(&["keys", "rotate", "corp"]).fails(2, "pass --yes");
+    assert_eq!(stored(&kr, "corp").unwrap().0, id, "nothing rotated without a confirmation");
+    let run = s.run(&["keys", "rotate", "corp", "--yes"]);
     run.ok();
     let (new_id, new_secret) = stored(&kr, "corp").unwrap();
     assert_ne!(new_id, id);
@@ -290,7 +293,7 @@ fn rotate_replaces_the_key_in_aws_and_where_it_was_stored() {
     // Keys in the file are rotated in place.
     s.run(&["keys", "export", "corp", "--to-file"]).ok();
     let before = s.credentials();
-    s.run(&["keys", "rotate", "corp"]).ok();
+    s.run(&["keys", "rotate", "corp", "--yes"]).ok();
     let after = s.credentials();
     let newer = value(&after, "corp-long-term", "aws_access_key_id").unwrap();
     assert_ne!(newer, new_id);
@@ -322,6 +325,8 @@ fn removed_keys_are_gone_and_login_says_how_to_add_them() {
     s.files(CREDENTIALS, CONFIG);
     let before = s.credentials_bytes();
     s.run(&["keys", "remove", "corp", "--yes"]).fails(2, "does not delete from that file");
+    // Said before anyone is asked to confirm.
+    s.run(&["keys", "remove", "corp"]).fails(2, "does not delete from that file");
     assert_eq!(s.credentials_bytes(), before);
     let _ = section(&s.credentials(), "corp-long-term");
 }

@@ -128,8 +128,9 @@ pub enum AwsError {
         /// HTTP status.
         status: u16,
     },
-    /// AWS could not be reached (DNS, connection, timeout, a dropped connection).
-    #[error("{0}")]
+    /// AWS could not be reached (DNS, connection, timeout, a dropped connection). It
+    /// holds the SDK's chain of causes; it shows as a few words.
+    #[error("cannot reach AWS: {}", crate::error::network_cause(.0))]
     Network(String),
     /// AWS answered with something that is not a valid answer (it does not parse, a
     /// date is wrong, the credentials are missing or not the shape of credentials).

@@ -166,8 +166,12 @@ impl SectionState {
     pub fn refusal(&self, section: &str, suffix: &str) -> Option<String> {
         match self {
             SectionState::Absent | SectionState::Managed(_) | SectionState::NoCredentials => None,
+            SectionState::LongTermKeys if section.ends_with(suffix) => Some(format!(
+                "it holds the long-term keys of {}; write somewhere else (assume --to another name, or target_profile in settings)",
+                &section[..section.len() - suffix.len()]
+            )),
             SectionState::LongTermKeys => Some(format!(
-                "it holds long-term keys (no aws_session_token). Move them to [{section}{suffix}] (mfa-tray reads them there), or write somewhere else (assume --to, or target_profile in settings)"
+                "it holds long-term keys (no aws_session_token). Move them to [{section}{suffix}] (mfa-tray reads them there), or write somewhere else (assume --to another name, or target_profile in settings)"
             )),
             SectionState::Foreign => Some(format!(
                 "it holds temporary credentials that mfa-tray did not write (no {HOLDS_KEY} key). Delete the section if you no longer need it, or write somewhere else"

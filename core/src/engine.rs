@@ -67,7 +67,41 @@ impl Snapshot {
         managed_sections(&self.credentials).into_iter().filter(|m| m.holds == Holds::Role(role.to_owned())).max_by_key(|m| m.expires)
     }
 
-    fn session_profile(&self, name: &str) -> Result<&SessionProfile, Error> {
+    /// Refuses `section` as a place for roles when it is an account's own: where its MFA
+    /// session goes (the next login would overwrite the role).
+    pub fn check_not_an_account(&self, section: &str) -> Result<(), Error> {
+        match self.profiles.session(section) {
+            Some(_) => Err(Error::bad_input(
+                "bad_target",
+                format!("[{section}] is where the MFA session of {section} goes, and its next login would overwrite a role there: write roles somewhere else (--to another name, or target_profile in settings)"),
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// Why `whoami` and `buckets` have no credentials for `section`, and what to run.
+    fn no_credentials(&self, section: &str, target: &str) -> Error {
+        let file = self.files.credentials.display();
+        let text = if self.profiles.session(section).is_some() {
+            format!("{section} has no MFA session yet: run `mfa-tray login {section}`")
+        } else if section == target {
+            let roles: Vec<&str> = self.profiles.roles.iter().filter(|r| !r.on_demand).map(|r| r.name.as_str()).collect();
+            match (roles.first(), self.profiles.sessions.first()) {
+                (Some(role), _) => format!("[{section}] in {file} holds no credentials yet: `mfa-tray assume {role}` writes a role there (roles: {})", roles.join(", ")),
+                (None, Some(p)) => format!("[{section}] in {file} holds no credentials yet: name a profile, like `mfa-tray whoami {}`", p.name),
+                (None, None) => format!("[{section}] in {file} holds no credentials, and no account is set up: `mfa-tray keys add NAME` adds one"),
+            }
+        } else if self.profiles.problem(section).is_some() || self.config.has_section(&format!("profile {section}")) || self.credentials.has_section(section) {
+            format!("[{section}] in {file} holds no credentials mfa-tray can use")
+        } else {
+            let known: Vec<&str> = self.profiles.sessions.iter().map(|p| p.name.as_str()).chain(self.profiles.roles.iter().map(|r| r.name.as_str())).collect();
+            return self.unknown(section, "", known);
+        };
+        Error::bad_input("no_credentials", text)
+    }
+
+    /// The MFA session profile `name`, or why it is none (unknown, a role, misconfigured).
+    pub fn session_profile(&self, name: &str) -> Result<&SessionProfile, Error> {
         if let Some(p) = self.profiles.session(name) {
             return Ok(p);
         }
@@ -77,7 +111,8 @@ impl Snapshot {
         Err(self.unknown(name, "MFA session", self.profiles.sessions.iter().map(|p| p.name.as_str()).collect()))
     }
 
-    fn role_profile(&self, name: &str) -> Result<&RoleProfile, Error> {
+    /// The role profile `name`, or why it is none.
+    pub fn role_profile(&self, name: &str) -> Result<&RoleProfile, Error> {
         if let Some(p) = self.profiles.role(name) {
             return Ok(p);
         }
@@ -91,8 +126,13 @@ impl Snapshot {
         if let Some(problem) = self.profiles.problem(name) {
             return Error::bad_input("misconfigured", format!("profile {name} cannot be used: {}", problem.message));
         }
-        let known = if known.is_empty() { "none are configured; see `mfa-tray --help`".to_owned() } else { format!("known: {}", known.join(", ")) };
-        Error::bad_input("unknown_profile", format!("there is no {what} profile named {name} in {} ({known})", self.files.config.display()))
+        let known = match known.iter().find(|k| crate::types::near(k, name)) {
+            Some(near) => format!("did you mean {near}?"),
+            None if known.is_empty() => "none are configured; see `mfa-tray --help`".to_owned(),
+            None => format!("known: {}", known.join(", ")),
+        };
+        let what = if what.is_empty() { String::new() } else { format!("{what} ") };
+        Error::bad_input("unknown_profile", format!("there is no {what}profile named {name} in {} ({known})", self.files.config.display()))
     }
 
     /// Refuses to write `section` unless mfa-tray may hold `holds` there.
@@ -171,6 +211,9 @@ pub enum RefreshItem {
         role: String,
         /// New expiry.
         expires: OffsetDateTime,
+        /// The role's own duration, when AWS's one-hour cap for roles assumed through an
+        /// MFA session made this one shorter.
+        capped_from: Option<Duration>,
     },
     /// Not yet near expiry.
     Fresh {
@@ -278,6 +321,9 @@ impl Engine {
         let session_lead = self.settings.notify_before.first().copied().unwrap_or(Duration::ZERO);
         let mut status = Status::from_snapshot(&snap, session_lead, self.settings.refresh_before);
         status.problems.extend(self.exposed_seeds(&snap));
+        if let Err(e) = snap.check_not_an_account(&self.settings.target_profile) {
+            status.problems.push(crate::status::ProblemStatus { profile: format!("target_profile = {}", self.settings.target_profile), message: e.message });
+        }
         status.sso_sessions = self
             .sso_states(&snap)
             .into_iter()
@@ -383,26 +429,32 @@ impl Engine {
         })
     }
 
+    /// The section `assume` writes `role` to (`to`, else the target profile), if it may:
+    /// checked before any code is asked for.
+    pub fn destination(&self, snap: &Snapshot, role: &str, to: Option<&str>) -> Result<String, Error> {
+        let section = to.unwrap_or(&self.settings.target_profile).to_owned();
+        check_section_name(&section).map_err(|e| Error::bad_input("bad_target", e.to_string()))?;
+        snap.check_not_an_account(&section)?;
+        snap.check_writable(&snap.credentials, &section, &Holds::Role(role.to_owned()))?;
+        Ok(section)
+    }
+
     /// AssumeRole for `role`; writes `to` (default: the target profile) and marks the
     /// role as held there. A code is used only if the MFA session cannot serve.
     pub async fn assume(&self, role: &str, code: Option<&MfaCode>, duration: Option<Duration>, to: Option<&str>) -> Result<AssumeOutcome, Error> {
         let snap = self.snapshot()?;
         let plan = self.plan(&snap, role, duration, code.is_some())?;
         if let Some(r) = snap.profiles.sso_role(role) {
-            let section = to.unwrap_or(&self.settings.target_profile).to_owned();
-            check_section_name(&section).map_err(|e| Error::bad_input("bad_target", e.to_string()))?;
+            let section = self.destination(&snap, role, to)?;
             let holds = Holds::Role(r.name.clone());
-            snap.check_writable(&snap.credentials, &section, &holds)?;
             self.trial_write(&snap, &section, &holds)?;
             let creds = self.sso_role_credentials(&snap, r).await?;
             self.write(&snap, &section, &creds, &holds, None)?;
             return Ok(AssumeOutcome { role: r.name.clone(), active: section == self.settings.target_profile, section, expires: creds.expiration, plan });
         }
         let r = snap.role_profile(role)?;
-        let section = to.unwrap_or(&self.settings.target_profile).to_owned();
-        check_section_name(&section).map_err(|e| Error::bad_input("bad_target", e.to_string()))?;
+        let section = self.destination(&snap, role, to)?;
         let holds = Holds::Role(r.name.clone());
-        snap.check_writable(&snap.credentials, &section, &holds)?;
         self.trial_write(&snap, &section, &holds)?;
         let creds = match plan.strategy {
             Strategy::ViaSession => self.assume_via_session(&snap, r, plan.duration).await?,
@@ -456,7 +508,7 @@ impl Engine {
                 Err(e) => Err(e),
             };
             return match result {
-                Ok(expires) => RefreshItem::Refreshed { section, role, expires },
+                Ok(expires) => RefreshItem::Refreshed { section, role, expires, capped_from: None },
                 Err(error) if error.code == "file_superseded" => RefreshItem::Superseded { section, role },
                 Err(error) if error.code == "sso_login_required" => RefreshItem::NeedsSignIn { section, role, session: r.session.clone() },
                 Err(error) => RefreshItem::Failed { section, role, error },
@@ -476,7 +528,8 @@ impl Engine {
         if snap.valid_session(&r.source, SESSION_MARGIN).is_none() {
             return RefreshItem::NeedsLogin { section, role, session: r.source.clone() };
         }
-        let duration = r.duration.unwrap_or(self.settings.role_duration).min(SESSION_ROLE_CAP);
+        let wanted = r.duration.unwrap_or(self.settings.role_duration);
+        let duration = wanted.min(SESSION_ROLE_CAP);
         // `write` re-reads the file under the lock, so other sections written since `snap`
         // survive; and it writes only if this one still holds what was refreshed, so a
         // switch of role (or a deletion) made while STS answered is kept.
@@ -485,7 +538,7 @@ impl Engine {
             Err(e) => Err(e),
         };
         match result {
-            Ok(expires) => RefreshItem::Refreshed { section, role, expires },
+            Ok(expires) => RefreshItem::Refreshed { section, role, expires, capped_from: (wanted > duration).then_some(wanted) },
             Err(error) if error.code == "file_superseded" => RefreshItem::Superseded { section, role },
             Err(error) => RefreshItem::Failed { section, role, error },
         }
@@ -658,6 +711,16 @@ impl Engine {
                 return Ok((wanted, Usable::Temp(creds), self.endpoints(region.as_deref(), r.endpoint_url.as_deref())));
             }
         }
+        // A role tools fetch on demand is never in the file: fetched the same way.
+        if let Some(r) = snap.profiles.role(&wanted).filter(|r| r.on_demand && snap.freshest_role_section(&r.name).is_none()) {
+            return match self.for_tool(&wanted, &Memory::new()).await? {
+                ForTool::Ready { creds, .. } => Ok((wanted, Usable::Temp(creds), self.endpoints(r.region.as_deref(), r.endpoint_url.as_deref()))),
+                _ => Err(Error::bad_input(
+                    "code_required",
+                    format!("{wanted} is fetched through the MFA session of {}, which is not valid: run `mfa-tray login {}` first", r.source, r.source),
+                )),
+            };
+        }
         self.credentials_for(snap, profile)
     }
 
@@ -701,10 +764,7 @@ impl Engine {
         } else if let Some(k) = LongTermKeys::read(&snap.credentials, &section) {
             Usable::Keys(k)
         } else {
-            return Err(Error::bad_input(
-                "no_credentials",
-                format!("[{section}] in {} has no credentials; log in or assume a role first, or pass --profile", snap.files.credentials.display()),
-            ));
+            return Err(snap.no_credentials(&section, &self.settings.target_profile));
         };
         Ok((section, usable, endpoints))
     }

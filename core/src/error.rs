@@ -28,14 +28,30 @@ pub struct Error {
     pub kind: ErrorKind,
     /// A stable identifier, like `wrong_code` or `file_locked`.
     pub code: &'static str,
-    /// A sentence for people: what failed, for which profile, and what to do.
+    /// One line for people: what failed, for which profile, and what to do.
     pub message: String,
+    /// What the layer below said (the SDK's chain of causes), for `--verbose` and
+    /// `--json`; never a secret, and never in `message`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
 }
 
 impl Error {
     /// A new error.
     pub fn new(kind: ErrorKind, code: &'static str, message: impl Into<String>) -> Error {
-        Error { kind, code, message: message.into() }
+        Error { kind, code, message: message.into(), detail: None }
+    }
+
+    /// The same error with `detail` for `--verbose`.
+    pub fn with_detail(mut self, detail: impl Into<String>) -> Error {
+        self.detail = Some(detail.into());
+        self
+    }
+
+    /// The same error (kind, code, detail) with its message put in other words.
+    pub fn reworded(mut self, message: impl FnOnce(&str) -> String) -> Error {
+        self.message = message(&self.message);
+        self
     }
 
     /// Whether trying again later may well work: the network, AWS being busy, another
@@ -55,8 +71,9 @@ impl Error {
             AwsError::Network(detail) => Error::new(
                 ErrorKind::Network,
                 "network",
-                format!("cannot reach AWS while {what}: {detail}. Check your connection (and any proxy or AWS_ENDPOINT_URL) and try again"),
-            ),
+                format!("cannot reach AWS while {what}: {}. Check your connection (and any proxy or AWS_ENDPOINT_URL) and try again", network_cause(&detail)),
+            )
+            .with_detail(detail),
             AwsError::Unavailable { code, message, status } => Error::new(
                 ErrorKind::Network,
                 "aws_unavailable",
@@ -69,6 +86,28 @@ impl Error {
             ),
             AwsError::Refused { code, message } => refused(&code, &message, what, fix),
         }
+    }
+}
+
+/// The cause of a connection failure in a few words, from the SDK's chain of causes
+/// (which goes to `detail`).
+pub fn network_cause(detail: &str) -> &'static str {
+    let d = detail.to_ascii_lowercase();
+    let has = |words: &[&str]| words.iter().any(|w| d.contains(w));
+    if has(&["dns error", "failed to lookup address", "name or service not known", "no such host", "nodename nor servname"]) {
+        "no network, or DNS cannot find the endpoint"
+    } else if has(&["connection refused"]) {
+        "the connection was refused"
+    } else if has(&["network is unreachable", "no route to host", "host is unreachable"]) {
+        "the network is unreachable"
+    } else if has(&["certificate", "tls", "ssl", "handshake"]) {
+        "the secure connection failed (a proxy or a certificate in the way?)"
+    } else if has(&["timed out", "timeout", "no answer in time"]) {
+        "no answer in time"
+    } else if has(&["broke off", "reset", "closed", "end of file"]) {
+        "the connection broke off"
+    } else {
+        "the connection failed"
     }
 }
 

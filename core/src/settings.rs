@@ -115,7 +115,13 @@ impl Settings {
 
     /// Reads settings from the text of a settings file, checking them.
     pub fn from_toml(text: &str) -> Result<Settings, String> {
-        let raw: RawSettings = toml::from_str(text).map_err(|e| e.message().to_owned())?;
+        let raw: RawSettings = toml::from_str(text).map_err(|e| {
+            let message = e.message().trim().replace('\n', "; ");
+            match e.span() {
+                Some(span) => format!("line {}: {message}", text[..span.start.min(text.len())].matches('\n').count() + 1),
+                None => message,
+            }
+        })?;
         Settings::from_raw(raw)
     }
 
@@ -284,6 +290,14 @@ mod tests {
     }
 
     #[test]
+    fn errors_name_the_line() {
+        let e = Settings::from_toml("target_profile = \"work\"\n\nsession_duration = 5\n").unwrap_err();
+        assert!(e.starts_with("line 3: unknown field `session_duration`"), "{e}");
+        let e = Settings::from_toml("[x\n").unwrap_err();
+        assert!(e.starts_with("line 1: ") && !e.contains('\n'), "{e}");
+    }
+
+    #[test]
     fn empty_file_is_the_defaults() {
         assert_eq!(parse("").unwrap(), Settings::default());
     }
@@ -295,7 +309,7 @@ mod tests {
         assert_eq!(s.notify_before, vec![Duration::from_secs(1800), Duration::from_secs(120)]);
         assert_eq!(s.lock_timeout, Duration::from_secs(1));
         assert!(parse("target_profile = \"a]\\n[b\"").unwrap_err().contains("target_profile"));
-        assert!(parse("session_duration_seconds = 60").unwrap_err().contains("900"));
+        assert!(parse("session_duration_seconds = 60").unwrap_err().contains("1m is outside what AWS allows for GetSessionToken: 15m to 36h"));
         assert!(parse("no_such_key = 1").unwrap_err().contains("no_such_key"));
     }
 

@@ -20,7 +20,7 @@ pub enum ValueError {
     #[error("{0:?} is not a role ARN, like arn:aws:iam::123456789012:role/Admin")]
     RoleArn(String),
     /// A duration outside what AWS accepts for the call.
-    #[error("{seconds} seconds is outside what AWS allows for {call}: {min} to {max} seconds")]
+    #[error("{} is outside what AWS allows for {call}: {} to {}", span(*seconds), span(*min), span(*max))]
     Duration {
         /// The call the duration was for.
         call: &'static str,
@@ -170,6 +170,34 @@ pub fn check_duration(d: Duration, range: (u64, u64), call: &'static str) -> Res
     }
 }
 
+/// A length as people write it: `36h`, `90m`, `3601s` (the largest unit it is a whole
+/// number of).
+pub fn span(seconds: u64) -> String {
+    match seconds {
+        s if s >= 3600 && s % 3600 == 0 => format!("{}h", s / 3600),
+        s if s >= 60 && s % 60 == 0 => format!("{}m", s / 60),
+        s => format!("{s}s"),
+    }
+}
+
+/// Whether `a` is probably a mistyped `b` (or `b` of `a`): one letter added, dropped or
+/// changed, or two neighbours swapped, ignoring case.
+pub fn near(a: &str, b: &str) -> bool {
+    let (a, b): (Vec<char>, Vec<char>) = (a.to_lowercase().chars().collect(), b.to_lowercase().chars().collect());
+    if a == b {
+        return true;
+    }
+    let (short, long) = if a.len() <= b.len() { (&a, &b) } else { (&b, &a) };
+    match long.len() - short.len() {
+        0 => {
+            let diff: Vec<usize> = (0..a.len()).filter(|&i| a[i] != b[i]).collect();
+            diff.len() == 1 || (diff.len() == 2 && diff[1] == diff[0] + 1 && a[diff[0]] == b[diff[1]] && a[diff[1]] == b[diff[0]])
+        }
+        1 => (0..long.len()).any(|i| long[..i] == short[..i] && long[i + 1..] == short[i..]),
+        _ => false,
+    }
+}
+
 /// "1h 05m", "12m", "40s": how long something has left, for people, to the nearest
 /// minute (so a 12-hour session read a second later is still "12h 00m").
 pub fn human_duration(d: Duration) -> String {
@@ -224,5 +252,14 @@ mod tests {
         assert_eq!(human_duration(Duration::from_secs(3569)), "59m");
         assert_eq!(human_duration(Duration::from_secs(3570)), "1h 00m");
         assert_eq!(human_duration(Duration::from_secs(59)), "59s");
+        let e = check_duration(Duration::from_secs(300), SESSION_DURATION, "GetSessionToken").unwrap_err();
+        assert_eq!(e.to_string(), "5m is outside what AWS allows for GetSessionToken: 15m to 36h");
+        assert_eq!(span(3601), "3601s");
+    }
+
+    #[test]
+    fn near_names() {
+        assert!(near("crop", "corp") && near("corp", "Corp") && near("cor", "corp") && near("corpp", "corp") && near("cxrp", "corp"));
+        assert!(!near("prod", "corp") && !near("co", "corp") && !near("abcd", "dcba"));
     }
 }

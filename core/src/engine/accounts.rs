@@ -280,11 +280,7 @@ impl Engine {
             return Err(e.into());
         }
         self.remove_long_term(&section, &keys).map_err(|e| {
-            Error::new(
-                e.kind,
-                e.code,
-                format!("{}. The keys are now in the keychain too (mfa-tray uses them from there); run `mfa-tray keys import {name}` again to remove them from the file", e.message),
-            )
+            e.reworded(|m| format!("{m}. The keys are now in the keychain too (mfa-tray uses them from there); run `mfa-tray keys import {name}` again to remove them from the file"))
         })
     }
 
@@ -319,11 +315,11 @@ impl Engine {
             // written to the file goes again.
             let e = Error::from(e);
             let Some(written) = wrote else { return Err(e) };
-            let said = match self.take_back_new_keys(&section, &keys, written) {
-                Ok(()) => format!("{}; the keys written to [{section}] were taken out again (they stay in the keychain, where the profile says they are)", e.message),
-                Err(left) => format!("{}; and the keys written to [{section}] could not be taken out again ({}): delete that section", e.message, left.message),
+            let tail = match self.take_back_new_keys(&section, &keys, written) {
+                Ok(()) => "the keys written to [{section}] were taken out again (they stay in the keychain, where the profile says they are)".replace("{section}", &section),
+                Err(left) => format!("and the keys written to [{section}] could not be taken out again ({}): delete that section", left.message),
             };
-            return Err(Error::new(e.kind, e.code, said));
+            return Err(e.reworded(|m| format!("{m}; {tail}")));
         }
         Ok(self.keychain.delete(name).err().map(|e| {
             format!("the keys are in the file now and mfa-tray uses them from there, but their copy in the keychain stays ({}); `mfa-tray keys remove {name}` removes it", keychain_error(name, e).message)
@@ -334,6 +330,15 @@ impl Engine {
     /// profile says they are there, or left there with no profile at all. Keys in the
     /// credentials file are the user's to delete: mfa-tray says where they are instead.
     pub fn remove_keys(&self, name: &str) -> Result<(), Error> {
+        self.check_remove_keys(name)?;
+        match self.keychain.delete(name).map_err(|e| keychain_error(name, e))? {
+            true => Ok(()),
+            false => Err(Error::bad_input("no_keys", format!("the keychain has no keys for {name}"))),
+        }
+    }
+
+    /// Why [`Engine::remove_keys`] would refuse, before anyone is asked to confirm.
+    pub fn check_remove_keys(&self, name: &str) -> Result<(), Error> {
         let snap = self.snapshot()?;
         if let Some(p) = snap.profiles.session(name) {
             if p.keys == KeyStore::File {
@@ -345,10 +350,18 @@ impl Engine {
         } else if config_profiles(&snap.config).iter().any(|(n, _)| n == name) {
             return Err(Error::bad_input("not_an_account", format!("{name} is not an account whose keys mfa-tray keeps (see `mfa-tray status`)")));
         }
-        match self.keychain.delete(name).map_err(|e| keychain_error(name, e))? {
-            true => Ok(()),
-            false => Err(Error::bad_input("no_keys", format!("the keychain has no keys for {name}"))),
+        match self.keychain.load(name).map_err(|e| keychain_error(name, e))? {
+            Some(_) => Ok(()),
+            None => Err(Error::bad_input("no_keys", format!("the keychain has no keys for {name}"))),
         }
+    }
+
+    /// The access key id `keys rotate` would replace, or why it cannot: asked before
+    /// anyone is asked to confirm.
+    pub fn rotation_key(&self, name: &str) -> Result<String, Error> {
+        let snap = self.snapshot()?;
+        let p = snap.session_profile(name)?;
+        Ok(self.long_term_keys(&snap, p)?.access_key_id)
     }
 
     /// Rotates account `name`'s access key: CreateAccessKey, the new pair checked with
@@ -565,12 +578,12 @@ async fn take_back(why: Error, who: &Identity, old: &LongTermKeys, new: &LongTer
         Ok(()) => "the new key was deleted again; the old one still works".to_owned(),
         Err(e) => format!("the new key {} could not be deleted again ({e}); delete it in the IAM console", new.access_key_id),
     };
-    Error::new(why.kind, why.code, format!("{}; {tail}", why.message))
+    why.reworded(|m| format!("{m}; {tail}"))
 }
 
 /// A keychain failure while adding an account: the file is the alternative.
 fn offer_file(e: Error) -> Error {
-    Error::new(e.kind, e.code, format!("{}; or keep the keys in the credentials file with --store file", e.message))
+    e.reworded(|m| format!("{m}; or keep the keys in the credentials file with --store file"))
 }
 
 fn key_entries(keys: &LongTermKeys) -> [(&str, &str); 2] {

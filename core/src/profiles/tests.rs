@@ -131,7 +131,7 @@ fn misconfigurations_are_per_profile() {
     assert!(problem(&p, "orphan").contains("nowhere does not exist"));
     assert!(problem(&p, "nosource").contains("without source_profile"));
     assert!(problem(&p, "from-plain").contains("rename that section to [plain-long-term]"));
-    assert!(problem(&p, "badduration").contains("43200"));
+    assert!(problem(&p, "badduration").contains("15m to 12h"));
     assert!(problem(&p, "nokeys").contains("[nokeys-long-term] in the credentials file has no aws_secret_access_key"));
     assert!(p.session("nokeys").is_none());
     assert!(problem(&p, "nomfa").contains("add [nomfa-long-term]"));
