@@ -97,6 +97,12 @@ enum Command {
         #[arg(long)]
         to: Option<String>,
     },
+    /// End an account's MFA session here: the [PROFILE] mfa-tray wrote, and the one kept for tools in the keychain
+    #[command(after_help = "Roles assumed through the session keep working until they expire; `mfa-tray login PROFILE` starts a new one.")]
+    Logout {
+        #[command(flatten)]
+        profile: Named,
+    },
     /// Re-assume role credentials near expiry, through still-valid MFA sessions; asks for nothing
     Refresh {
         /// Re-assume every managed role now, however long it has left
@@ -469,6 +475,15 @@ async fn execute(command: Command, out: &Printer) -> Result<ExitCode, Error> {
             let active = if done.active { format!(": {} is now the active role", done.role) } else { String::new() };
             println!("Role credentials valid for {}, written to [{}]{active}.", out.until(done.expires), done.section);
         }
+        Command::Logout { profile } => {
+            let profile = profile.one()?;
+            let gone = engine.logout(&profile)?;
+            if gone.is_empty() {
+                println!("{profile} had no MFA session here: nothing to remove.");
+            } else {
+                println!("Logged out {profile}: removed {}.", gone.join(", and "));
+            }
+        }
         Command::Refresh { force } => return Ok(out.refresh(&engine.refresh(force).await?)),
         Command::Whoami { profile, json } => {
             let (section, id) = engine.whoami(profile.one()?.as_deref()).await?;
@@ -768,12 +783,35 @@ async fn credential_process(engine: &Engine, profile: &str) -> Result<(), Error>
             }
         }
         ForTool::NeedCode(need) => {
-            let code = match &need.mfa_process {
-                // Tools asking at once take turns, and never send AWS one code twice.
-                Some(command) => mfa_tray_core::mfa_process::code(&need.account, command, &need.mfa_serial, &engine.files.credentials)?,
-                None => code_on_terminal(&tool, &need)?,
-            };
-            engine.for_tool_with_code(profile, &code).await?
+            // Tools asking at once take turns: the next one finds the session kept.
+            let _turn = engine.tool_code_turn()?;
+            match engine.kept_session(&need) {
+                Ok(kept) => {
+                    let session = match kept {
+                        Some(session) => session,
+                        None => {
+                            let code = code_for_tool(engine, &tool, &need, None)?;
+                            let (session, _) = engine.session_for_tools(&need.account, &code).await?;
+                            if let Err(e) = engine.keep_session(&need.account, &need.session_key, &session) {
+                                eprintln!("mfa-tray: {}; the next tool asks for a code again", e.message);
+                            }
+                            session
+                        }
+                    };
+                    let memory = Memory::from([(need.session_key.clone(), session)]);
+                    match engine.for_tool(profile, &memory).await? {
+                        ForTool::Ready { creds, .. } => creds,
+                        _ => return Err(Error::new(ErrorKind::AwsRefused, "code_required", format!("{profile} still needs a code after the MFA session of {} was made", need.account))),
+                    }
+                }
+                // No keychain to keep a session in: the role with the code, for its full
+                // duration, and the next call asks again.
+                Err(why) => {
+                    let note = format!("there is no keychain to keep the MFA session in ({why}), so each call without the tray asks for a code; `mfa-tray login {}` keeps one in {} for every tool", need.account, engine.files.credentials.display());
+                    let code = code_for_tool(engine, &tool, &need, Some(&note))?;
+                    engine.for_tool_with_code(profile, &code).await?
+                }
+            }
         }
     };
     println!("{}", process_json(&creds).expose());
@@ -823,9 +861,19 @@ fn from_tray(engine: &Engine, profile: &str, tool: &str) -> Result<Option<mfa_tr
     }
 }
 
+/// The code a tool's request needs, with no tray: from the profile's `mfa_process`, else
+/// the terminal (with `note` said first).
+fn code_for_tool(engine: &Engine, tool: &str, need: &mfa_tray_core::engine::CodeNeeded, note: Option<&str>) -> Result<MfaCode, Error> {
+    match &need.mfa_process {
+        // Tools asking at once take turns, and never send AWS one code twice.
+        Some(command) => mfa_tray_core::mfa_process::code(&need.account, command, &need.mfa_serial, &engine.files.credentials),
+        None => code_on_terminal(tool, need, note),
+    }
+}
+
 /// Asks on the terminal itself (`/dev/tty`): botocore keeps a credential_process's
 /// standard streams to itself.
-fn code_on_terminal(tool: &str, need: &mfa_tray_core::engine::CodeNeeded) -> Result<MfaCode, Error> {
+fn code_on_terminal(tool: &str, need: &mfa_tray_core::engine::CodeNeeded, note: Option<&str>) -> Result<MfaCode, Error> {
     let no_terminal = || {
         Error::bad_input(
             "code_required",
@@ -841,8 +889,9 @@ fn code_on_terminal(tool: &str, need: &mfa_tray_core::engine::CodeNeeded) -> Res
         // One write: a code typed as soon as the prompt shows is echoed after all of it.
         let prompt = format!("mfa-tray: {tool} asks for {}. MFA code for {} ({}): ", need.profile, need.account, need.mfa_serial);
         let mut lines = std::io::BufReader::new(&tty);
+        let mut first = note.map(|n| format!("mfa-tray: {n}.\n")).unwrap_or_default();
         let mut read = || {
-            (&tty).write_all(prompt.as_bytes()).map_err(|_| no_terminal())?;
+            (&tty).write_all(format!("{}{prompt}", std::mem::take(&mut first)).as_bytes()).map_err(|_| no_terminal())?;
             let mut line = String::new();
             lines.read_line(&mut line).map_err(|_| no_terminal())?;
             Ok(line)
@@ -853,7 +902,7 @@ fn code_on_terminal(tool: &str, need: &mfa_tray_core::engine::CodeNeeded) -> Res
     }
     #[cfg(not(unix))]
     {
-        let _ = tool;
+        let _ = (tool, note);
         Err(no_terminal())
     }
 }

@@ -139,6 +139,48 @@ fn with_no_tray_mfa_process_gives_the_code_and_nothing_is_written() {
     assert!(!s.path(".aws/.credentials.mfa-tray-previous").exists());
 }
 
+/// Without a tray, one code serves the calls after it too: the MFA session is kept in
+/// the keychain (an item of its own), used by the next call without a code, replaced
+/// once it has run out, and removed by `logout`. The credentials file keeps its bytes.
+#[test]
+fn with_no_tray_one_code_serves_the_calls_after_it() {
+    let s = Stack::start();
+    let kr = s.keyring();
+    s.files(CREDENTIALS, &seeded(&process_config()));
+    let call = || {
+        let run = Run::from(aws(&s, &["sts", "get-caller-identity", "--profile", "prod-admin"]).output().unwrap());
+        assert!(caller_arn(run.ok()).starts_with("arn:aws:sts::123456789012:assumed-role/Admin/"), "{run:#?}");
+    };
+    call();
+    call();
+    let codes = |s: &Stack| actions(s).iter().filter(|(_, code)| *code).count();
+    let sts: Vec<_> = actions(&s).into_iter().filter(|(a, _)| a != "GetCallerIdentity").collect();
+    assert_eq!(sts, [("GetSessionToken".to_owned(), true), ("AssumeRole".to_owned(), false), ("AssumeRole".to_owned(), false)]);
+    let item = "corp MFA session";
+    let kept = kr.lookup(item).expect("the session is kept in the keychain");
+    let v: serde_json::Value = serde_json::from_str(&kept).unwrap();
+    assert!(v["session_token"].as_str().is_some_and(|t| !t.is_empty()) && v["key"].as_str().unwrap().contains("arn:aws:iam::123456789012:mfa/alice"), "{v}");
+    assert_eq!(s.credentials(), CREDENTIALS);
+
+    // Run out: replaced by a new session, for one new code.
+    let mut expired = v.clone();
+    expired["expiration"] = "2020-01-01T00:00:00Z".into();
+    let attributes = ["store", "--label=mfa-tray", "service", "mfa-tray", "username", item, "target", "default", "application", "rust-keyring"];
+    assert!(kr.secret_tool_with(&attributes, expired.to_string().as_bytes()).status.success());
+    assert!(kr.lookup(item).unwrap().contains("2020-01-01"), "the item was replaced");
+    call();
+    assert_eq!(codes(&s), 2, "{:?}", actions(&s));
+    assert!(!kr.lookup(item).unwrap().contains("2020-01-01"));
+
+    // `logout` removes it, and only it: the next call asks for a code again.
+    let run = s.run(&["logout", "corp"]);
+    assert_eq!(run.ok().stdout, "Logged out corp: removed the MFA session kept for tools in the keychain.\n");
+    assert_eq!(kr.lookup(item), None);
+    assert!(kr.lookup("corp").is_none() && s.credentials() == CREDENTIALS);
+    call();
+    assert_eq!(codes(&s), 3, "{:?}", actions(&s));
+}
+
 /// A session profile with the shortest duration AWS allows still hands tools 15 minutes.
 #[test]
 fn a_short_session_profile_still_hands_out_fifteen_minutes() {

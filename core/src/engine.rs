@@ -383,6 +383,32 @@ impl Engine {
         })
     }
 
+    /// Ends account `account`'s MFA session here: removes the session mfa-tray wrote to
+    /// `[ACCOUNT]` (and nothing else there) and the one kept for tools in the keychain.
+    /// Roles assumed through it keep working until they expire. Says what went.
+    pub fn logout(&self, account: &str) -> Result<Vec<String>, Error> {
+        let snap = self.snapshot()?;
+        let section = snap.session_profile(account)?.name.clone();
+        let mut gone = Vec::new();
+        let removed = file::update(&self.files.credentials, self.settings.lock_timeout, |doc| match SectionState::of(doc, &section) {
+            SectionState::Managed(Managed { holds: Holds::Session(s), .. }) if s == section => {
+                doc.remove_section(&section).map_err(|source| FileError::Edit { path: self.files.credentials.clone(), source })?;
+                Ok(true)
+            }
+            _ => Ok(false),
+        })?;
+        if removed {
+            gone.push(format!("[{section}] from {}", self.files.credentials.display()));
+        }
+        // No keychain here: nothing can be kept in it either.
+        match self.keychain.delete_item(&process::kept_item(account)) {
+            Ok(true) => gone.push("the MFA session kept for tools in the keychain".to_owned()),
+            Ok(false) | Err(KeychainError::Unavailable(_)) => {}
+            Err(e) => return Err(keychain_error(account, e)),
+        }
+        Ok(gone)
+    }
+
     /// Decides how `role` would be assumed now. `explicit` is a duration the user asked
     /// for; `code_given` whether a code is at hand. A plan may need a code that is not.
     pub fn plan(&self, snap: &Snapshot, role: &str, explicit: Option<Duration>, code_given: bool) -> Result<Plan, Error> {

@@ -113,6 +113,19 @@ pub trait Keychain: Send + Sync {
     fn store(&self, account: &str, keys: &LongTermKeys) -> Result<(), KeychainError>;
     /// Removes the keys of `account`; `false` if there were none ([`delete`]).
     fn delete(&self, account: &str) -> Result<bool, KeychainError>;
+    /// The secret kept under `item` (not an account's keys: an MFA session kept for
+    /// tools), if any ([`load_item`]).
+    fn load_item(&self, item: &str) -> Result<Option<Secret>, KeychainError> {
+        Err(KeychainError::Unavailable(format!("no item {item} in this keychain")))
+    }
+    /// Keeps `secret` under `item`, replacing what was there ([`store_item`]).
+    fn store_item(&self, item: &str, _secret: &Secret) -> Result<(), KeychainError> {
+        Err(KeychainError::Unavailable(format!("no item {item} in this keychain")))
+    }
+    /// Removes `item`; `false` if there was none.
+    fn delete_item(&self, item: &str) -> Result<bool, KeychainError> {
+        Err(KeychainError::Unavailable(format!("no item {item} in this keychain")))
+    }
 }
 
 /// The OS keychain.
@@ -129,6 +142,31 @@ impl Keychain for OsKeychain {
     fn delete(&self, account: &str) -> Result<bool, KeychainError> {
         delete(account)
     }
+    fn load_item(&self, item: &str) -> Result<Option<Secret>, KeychainError> {
+        load_item(item)
+    }
+    fn store_item(&self, item: &str, secret: &Secret) -> Result<(), KeychainError> {
+        let (item, secret) = (item.to_owned(), secret.clone());
+        bounded(move || entry(&item)?.set_password(secret.expose()).map_err(|e| failed(&item, e)))
+    }
+    fn delete_item(&self, item: &str) -> Result<bool, KeychainError> {
+        let item = item.to_owned();
+        bounded(move || match entry(&item)?.delete_credential() {
+            Ok(()) => Ok(true),
+            Err(keyring::Error::NoEntry) => Ok(false),
+            Err(e) => Err(failed(&item, e)),
+        })
+    }
+}
+
+/// The secret kept under `item` (service `mfa-tray`), if any.
+pub fn load_item(item: &str) -> Result<Option<Secret>, KeychainError> {
+    let item = item.to_owned();
+    bounded(move || match entry(&item)?.get_password() {
+        Ok(text) => Ok(Some(Secret::new(text))),
+        Err(keyring::Error::NoEntry) => Ok(None),
+        Err(e) => Err(failed(&item, e)),
+    })
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]

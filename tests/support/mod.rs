@@ -215,6 +215,8 @@ impl Stack {
             cmd.env("AWS_CONFIG_FILE", windows(".aws/config")).env("AWS_SHARED_CREDENTIALS_FILE", windows(".aws/credentials"));
         }
         cmd.env("HOME", self.home.path())
+            // No session bus (so no keychain) unless a test starts one (`keyring`).
+            .env("DBUS_SESSION_BUS_ADDRESS", format!("unix:path={}", self.path("run/no-bus").display()))
             .env("MFA_TRAY_CONFIG_DIR", self.path("mfa-tray-config"))
             .env("XDG_RUNTIME_DIR", run)
             .env("AWS_ENDPOINT_URL", &self.url)

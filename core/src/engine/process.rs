@@ -151,6 +151,53 @@ impl Engine {
         Ok((creds, self.session_key(p)))
     }
 
+    /// The MFA session of `need.account` kept for tools in the keychain (by
+    /// [`Engine::keep_session`]), if it is there, is for the same device and endpoint, and
+    /// has more than a minute left; one that has run out is removed. An error means the
+    /// keychain cannot be used here (none, or locked).
+    pub fn kept_session(&self, need: &CodeNeeded) -> Result<Option<TempCredentials>, crate::keychain::KeychainError> {
+        let item = kept_item(&need.account);
+        let Some(text) = self.keychain.load_item(&item)? else { return Ok(None) };
+        let kept: Option<Kept> = serde_json::from_str(text.expose()).ok();
+        let session = kept.filter(|k| k.key == need.session_key).map(|k| {
+            let expiration = crate::credentials::parse_time(&k.expiration).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+            TempCredentials { access_key_id: k.access_key_id, secret_access_key: k.secret_access_key, session_token: k.session_token, expiration }
+        });
+        match session {
+            Some(s) if s.expiration - self.clock.now() > SESSION_MARGIN => Ok(Some(s)),
+            // Run out: it goes.
+            Some(_) => {
+                self.keychain.delete_item(&item)?;
+                Ok(None)
+            }
+            // For another device or endpoint (another config's account of that name):
+            // replaced by the next session kept.
+            None => Ok(None),
+        }
+    }
+
+    /// Tools asking without a tray take turns for codes (a lock beside the credentials
+    /// file), so that the second finds the session the first kept.
+    pub fn tool_code_turn(&self) -> Result<impl Drop, Error> {
+        Ok(crate::file::hold_lock(&self.files.credentials.with_extension("codes"), Duration::from_secs(300))?)
+    }
+
+    /// Keeps an MFA session made for tools (with no tray to keep it in memory) in the
+    /// keychain, its own item beside the account's keys: the next tool's call uses it
+    /// instead of asking for a code. [`Engine::kept_session`] removes it when it has run
+    /// out, and `mfa-tray logout` at once.
+    pub fn keep_session(&self, account: &str, key: &str, session: &TempCredentials) -> Result<(), Error> {
+        let kept = Kept {
+            key: key.to_owned(),
+            access_key_id: session.access_key_id.clone(),
+            secret_access_key: session.secret_access_key.clone(),
+            session_token: session.session_token.clone(),
+            expiration: format_time(session.expiration),
+        };
+        let text = crate::secret::Secret::new(serde_json::to_string(&kept).map_err(|e| Error::new(crate::error::ErrorKind::LocalFile, "keychain", e.to_string()))?);
+        self.keychain.store_item(&kept_item(account), &text).map_err(|e| super::keychain_error(account, e))
+    }
+
     /// Credentials for `profile` with a code, where there is no memory to keep an MFA
     /// session in (no tray): a role assumed with the code for its full duration, or an
     /// MFA session. Written nowhere.
@@ -162,6 +209,23 @@ impl Engine {
         }
         self.session_for_tools(profile, code).await.map(|(creds, _)| creds)
     }
+}
+
+/// The keychain item of an account's MFA session kept for tools: a name no account can
+/// have (account names have no spaces).
+pub(super) fn kept_item(account: &str) -> String {
+    format!("{account} MFA session")
+}
+
+/// An MFA session as the keychain keeps it.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Kept {
+    /// [`Engine::session_key`]: the device and endpoint it is for.
+    key: String,
+    access_key_id: String,
+    secret_access_key: crate::secret::Secret,
+    session_token: crate::secret::Secret,
+    expiration: String,
 }
 
 /// The JSON a `credential_process` prints: version 1 of the AWS format.
