@@ -5,6 +5,7 @@ mod support;
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
+use std::process::Command;
 
 use support::*;
 
@@ -479,4 +480,193 @@ fn endpoints_from_the_environment_and_the_profile() {
     let run = mfa(s.command().env_remove("AWS_ENDPOINT_URL").args(["login", "corp", "--code", &s.code(1)]));
     run.ok();
     assert_eq!(s.proxy_log().iter().filter(|e| e["result"] == 200).count(), 2);
+}
+
+/// README.md, as shipped.
+fn readme() -> String {
+    fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap()
+}
+
+/// The fenced blocks of README's section `heading` (up to the next `## `), or the one
+/// block after `<!-- checked: NAME -->` when `heading` is that marker.
+fn blocks(readme: &str, heading: &str) -> Vec<String> {
+    let at = readme.find(heading).unwrap_or_else(|| panic!("README has no {heading:?}"));
+    let rest = &readme[at + heading.len()..];
+    let rest = if heading.starts_with("<!--") { rest } else { &rest[..rest.find("\n## ").unwrap_or(rest.len())] };
+    let mut found = Vec::new();
+    let mut parts = rest.split("\n```");
+    parts.next();
+    while let (Some(body), Some(_after)) = (parts.next(), parts.next()) {
+        found.push(body.split_once('\n').map_or("", |(_, b)| b).to_owned() + "\n");
+        if heading.starts_with("<!--") {
+            break;
+        }
+    }
+    found
+}
+
+/// Text as the README shows it: the sandbox's paths as /home/alice's, and every run of
+/// digits (times, account ids, codes) as one 0, so that a time or a code that differs
+/// still compares equal while every word must match.
+fn as_shown(s: &Stack, text: &str) -> String {
+    let text = with_alices_paths(s, text);
+    let mut out = String::new();
+    let mut digit = false;
+    for c in text.chars() {
+        if !(c.is_ascii_digit() && digit) {
+            out.push(if c.is_ascii_digit() { '0' } else { c });
+        }
+        digit = c.is_ascii_digit();
+    }
+    out.lines().map(str::trim_end).collect::<Vec<_>>().join("\n").trim_end().to_owned()
+}
+
+/// Text with the sandbox's paths as /home/alice's.
+fn with_alices_paths(s: &Stack, text: &str) -> String {
+    text.replace(&s.path("mfa-tray-config").display().to_string(), "/home/alice/.config/mfa-tray").replace(s.path("").display().to_string().trim_end_matches('/'), "/home/alice")
+}
+
+/// Compares what the README shows with what the program printed; a difference is
+/// collected (with the real text, to paste) rather than stopping at the first.
+fn compare(s: &Stack, differences: &mut Vec<String>, what: &str, printed: &str, shown: &str) {
+    if as_shown(s, printed) != as_shown(s, shown) {
+        differences.push(format!("README's {what} shows\n{shown}\nbut the program printed\n{}", with_alices_paths(s, printed)));
+    }
+}
+
+/// Splits a console block into (command line, what it printed) pairs.
+fn transcript(block: &str) -> Vec<(String, String)> {
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    for line in block.lines() {
+        match line.strip_prefix("$ ") {
+            Some(command) => pairs.push((command.split("  #").next().unwrap().trim().to_owned(), String::new())),
+            None => pairs.last_mut().expect("output before any command").1.push_str(&format!("{line}\n")),
+        }
+    }
+    pairs
+}
+
+/// Runs `mfa-tray ARGS` as written in the README (`123456` standing for a code that works).
+fn run_shown(s: &Stack, command: &str, code: &str) -> Run {
+    let args: Vec<String> = command.split_whitespace().skip(1).map(|a| if a == "123456" { code.to_owned() } else { a.to_owned() }).collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    s.run(&args)
+}
+
+/// The README's example of the daily flow and of `status --json` is what the program
+/// prints (times, ids and codes aside), and its exit-code table is the one `--help` gives.
+#[test]
+fn the_readme_examples_are_what_the_program_prints() {
+    if windows::windows_build() {
+        return;
+    }
+    let readme = readme();
+    let s = Stack::start();
+    s.files(CREDENTIALS, CONFIG);
+    let mut differences = Vec::new();
+    for block in blocks(&readme, "<!-- checked: daily flow -->") {
+        for (command, shown) in transcript(&block) {
+            if !command.starts_with("mfa-tray ") {
+                continue;
+            }
+            let run = run_shown(&s, &command, &s.code(0));
+            compare(&s, &mut differences, &format!("`{command}`"), &run.ok().stdout, &shown);
+        }
+    }
+    let json = blocks(&readme, "<!-- checked: status --json -->").concat();
+    let run = s.run(&["status", "--json"]);
+    compare(&s, &mut differences, "status --json", &run.ok().stdout, &json);
+
+    let table = blocks(&readme, "<!-- checked: exit codes -->").concat();
+    let help = s.run(&["--help"]).ok().stdout.clone();
+    let codes = &help[help.find("Exit codes:\n").expect("--help lists the exit codes") + "Exit codes:\n".len()..];
+    compare(&s, &mut differences, "exit codes", codes, &table);
+    assert!(differences.is_empty(), "{}", differences.join("\n\n"));
+    assert!(table.trim_end() == codes.trim_end(), "README's exit codes are --help's, digits too");
+}
+
+/// Troubleshooting: each message the README lists is what mfa-tray prints in that
+/// situation, made for real here, with its exit code; and the command a message
+/// suggests works (it does not fail for the same reason).
+#[test]
+fn the_troubleshooting_messages_are_real_and_their_advice_works() {
+    if windows::windows_build() {
+        return;
+    }
+    let readme = readme();
+    let cases = blocks(&readme, "## Troubleshooting");
+    // How each case comes about, in the README's order.
+    type Setup = fn(&Stack) -> Vec<(&'static str, String)>;
+    let none: Setup = |_| vec![];
+    let setups: Vec<(&str, Setup)> = vec![
+        ("no network", |_| vec![("AWS_ENDPOINT_URL", "https://sts.mfa-tray-test.invalid".to_owned())]),
+        ("wrong code", none),
+        ("mistyped profile", none),
+        ("no code without a terminal", none),
+        ("nothing in [default] yet", none),
+        ("keys in the target", |s| {
+            s.files(&format!("{CREDENTIALS}\n[default]\naws_access_key_id = AKIADEFAULT000000001\naws_secret_access_key = default-secret\n"), CONFIG);
+            vec![]
+        }),
+        ("an MFA session ended", |s| {
+            login(s);
+            let text = s.credentials();
+            let expires = value(&text, "corp", "mfa_tray_expiration").unwrap();
+            s.files(&text.replace(&expires, "2026-01-01T00:00:00Z"), CONFIG);
+            vec![]
+        }),
+        ("a broken file", |s| {
+            s.files(&format!("{CREDENTIALS}this line is not ini\n"), CONFIG);
+            vec![]
+        }),
+        ("a broken settings file", |s| {
+            fs::create_dir_all(s.path("mfa-tray-config")).unwrap();
+            fs::write(s.path("mfa-tray-config/settings.toml"), "target_profile = \"default\"\nsession_duration = 3600\n").unwrap();
+            vec![]
+        }),
+        ("no desktop", |_| vec![("DISPLAY", String::new()), ("WAYLAND_DISPLAY", String::new())]),
+    ];
+    assert_eq!(cases.len(), setups.len(), "one setup per case in README's Troubleshooting");
+    let mut differences = Vec::new();
+    for (block, (what, setup)) in cases.iter().zip(&setups) {
+        let s = Stack::start();
+        s.files(CREDENTIALS, CONFIG);
+        let env = setup(&s);
+        let pairs = transcript(block);
+        let (command, shown) = &pairs[0];
+        let exit: i32 = pairs.get(1).filter(|(c, _)| c == "echo $?").map(|(_, out)| out.trim().parse().unwrap()).unwrap_or_else(|| panic!("{what}: no `$ echo $?` after the command"));
+        // Run without a terminal (setsid), as from a desktop or a tool.
+        let run_it = || {
+            let mut cmd = Command::new("setsid");
+            cmd.arg("-w").arg(env!("CARGO_BIN_EXE_mfa-tray")).args(command.split_whitespace().skip(1));
+            s.sandbox(&mut cmd);
+            for (k, v) in &env {
+                cmd.env(k, v);
+            }
+            Run::from(cmd.output().unwrap())
+        };
+        let run = run_it();
+        compare(&s, &mut differences, &format!("{what} (`{command}`, exit {})", run.code), &format!("{}{}", run.stdout, run.stderr), shown);
+        if run.code != exit {
+            differences.push(format!("{what}: exit {}, not {exit}", run.code));
+            continue;
+        }
+        // Advice: every `mfa-tray ...` the message suggests (but placeholders) runs, with
+        // a code where it asks for one; and then the command no longer fails as it did.
+        let advice: Vec<&str> = run.stderr.split('`').skip(1).step_by(2).filter(|a| a.starts_with("mfa-tray ") && !a.chars().any(|c| c.is_ascii_uppercase())).collect();
+        for advice in &advice {
+            let mut args: Vec<String> = advice.split_whitespace().skip(1).map(str::to_owned).collect();
+            if args[0] == "login" || args[0] == "assume" {
+                args.extend(["--code".to_owned(), s.code(1)]);
+            }
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let followed = s.run(&args);
+            assert!(followed.code == 0, "{what}: the advice `{advice}` fails: {followed:#?}");
+        }
+        if !advice.is_empty() && !advice.iter().any(|a| a.ends_with("--help") || a.ends_with("status")) {
+            let again = run_it();
+            assert_ne!(again.stderr, run.stderr, "{what}: still refused the same way after `{}`", advice.join("`, `"));
+        }
+    }
+    assert!(differences.is_empty(), "{}", differences.join("\n\n"));
 }
