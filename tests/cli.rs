@@ -670,3 +670,117 @@ fn the_troubleshooting_messages_are_real_and_their_advice_works() {
     }
     assert!(differences.is_empty(), "{}", differences.join("\n\n"));
 }
+
+/// What a newcomer meets first: both ways of naming a profile, a mistyped profile
+/// refused before any code is read, advice that works (an on-demand role in `whoami`,
+/// `logout`), durations in human units, why `refresh --force` gave an hour, a target
+/// that is an account's own section, errors as JSON and with `--verbose`, and the
+/// window with no desktop.
+#[test]
+fn a_newcomers_first_commands_say_what_works() {
+    let s = Stack::start();
+    let on_demand = "[profile tools]\ncredential_process = mfa-tray credential-process tools\nmfa_tray_role_arn = arn:aws:iam::123456789012:role/Admin\nsource_profile = corp\n";
+    let config = format!("{}\n{on_demand}", CONFIG.replace("role_session_name = alice\n", "role_session_name = alice\nduration_seconds = 7200\n"));
+    s.files(CREDENTIALS, &config);
+    // A mistyped profile: refused before the code on stdin is read or sent.
+    let mut child = s.command().args(["login", "crop"]).stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let _ = std::io::Write::write_all(&mut child.stdin.take().unwrap(), format!("{}\n", s.code(0)).as_bytes());
+    Run::from(child.wait_with_output().unwrap()).fails(2, "there is no MFA session profile named crop in ");
+    assert!(s.proxy_log().is_empty());
+    // An on-demand role is fetched as tools fetch it; without a session, the advice is a login.
+    s.run(&["whoami", "--profile", "tools"]).fails(2, "run `mfa-tray login corp` first");
+    // Both forms, and a code after the profile.
+    s.run(&["login", "--profile", "corp", &s.code(0)]).ok();
+    let who = s.run(&["whoami", "tools", "--json"]);
+    assert!(who.ok().stdout.contains("\"arn\": \"arn:aws:sts::123456789012:assumed-role/Admin/"), "{who:#?}");
+    s.run(&["whoami", "--profile", "corp"]).ok();
+    s.run(&["whoami", "corp", "--profile", "tools"]).fails(2, "two profiles given");
+    s.run(&["login", "corp", "12345"]).fails(2, "an MFA code is the 6 digits");
+    s.run(&["login", "corp", "--duration", "5m", "--code", &s.code(1)]).fails(2, "5m is outside what AWS allows for GetSessionToken: 15m to 36h");
+    // refresh --force says why a 2-hour role got one hour.
+    s.run(&["assume", "prod-admin", "--code", &s.code(1)]).ok();
+    let refreshed = s.run(&["refresh", "--force"]);
+    assert!(refreshed.ok().stdout.contains("(not 2h 00m: AWS allows 1 hour to roles assumed through an MFA session; `mfa-tray assume prod-admin --to default` with a code gives 2h 00m)"), "{refreshed:#?}");
+    // A target that is an account's own section: shown in status, refused by assume.
+    fs::create_dir_all(s.path("mfa-tray-config")).unwrap();
+    fs::write(s.path("mfa-tray-config/settings.toml"), "target_profile = \"corp\"\n").unwrap();
+    let status = s.run(&["status"]);
+    assert!(status.ok().stdout.contains("target_profile = corp: [corp] is where the MFA session of corp goes"), "{status:#?}");
+    unchanged_after(&s, &["assume", "prod-admin"], 2, "[corp] is where the MFA session of corp goes");
+    fs::remove_file(s.path("mfa-tray-config/settings.toml")).unwrap();
+    // Errors as JSON on stdout (and one line on stderr); the SDK's detail with --verbose.
+    let json = s.run(&["whoami", "nope", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&json.stdout).unwrap_or_else(|_| panic!("{json:#?}"));
+    assert_eq!((v["error"]["code"].as_str(), v["error"]["exit_code"].as_u64(), json.code), (Some("unknown_profile"), Some(2), 2));
+    assert_eq!(json.stderr.lines().count(), 1, "{json:#?}");
+    let mut offline = s.command();
+    let run = Run::from(offline.env("AWS_ENDPOINT_URL", "http://127.0.0.1:9").args(["whoami", "corp", "--verbose"]).output().unwrap());
+    run.fails(5, "cannot reach AWS while calling GetCallerIdentity");
+    assert!(run.stderr.lines().count() == 2 && run.stderr.contains("\n  detail: dispatch failure"), "{run:#?}");
+    // logout takes out the session it wrote, and nothing else.
+    s.run(&["logout", "corp"]).ok();
+    let left = s.credentials();
+    assert!(!left.contains("[corp]") && left.starts_with(CREDENTIALS) && left.contains("mfa_tray_holds = role prod-admin"), "{left}");
+    assert_eq!(s.run(&["logout", "corp"]).ok().stdout, "corp had no MFA session here: nothing to remove.\n");
+    // The window and the tray with no desktop: one line and exit 6, not a GTK panic.
+    let app = std::path::Path::new(env!("CARGO_BIN_EXE_mfa-tray")).with_file_name("mfa-tray-app");
+    for (display, says) in [("", "there is no graphical session here"), (":77", "the graphical session (:77) cannot be opened")] {
+        let run = Run::from(Command::new(&app).args(["--window", "code"]).env("DISPLAY", display).env_remove("WAYLAND_DISPLAY").output().unwrap());
+        run.fails(6, says);
+        assert!(!run.stderr.contains("panicked") && run.stderr.contains("so the window cannot open"), "{run:#?}");
+    }
+}
+
+/// On a terminal, a mistyped code is asked for again (three tries in all), and the
+/// login goes through with the next one.
+#[test]
+fn a_mistyped_code_at_the_prompt_is_asked_for_again() {
+    if windows::windows_build() {
+        return;
+    }
+    let s = Stack::start();
+    s.files(CREDENTIALS, CONFIG);
+    // A pseudo-terminal: answers each prompt with the next line of stdin.
+    let script = r#"
+import os, pty, sys
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(sys.argv[1], sys.argv[1:])
+out = b""
+answers = sys.stdin.read().splitlines()
+try:
+    while True:
+        chunk = os.read(fd, 4096)
+        if not chunk:
+            break
+        out += chunk
+        if out.endswith(b"): ") and answers:
+            os.write(fd, (answers.pop(0) + "\n").encode())
+except OSError:
+    pass
+_, status = os.waitpid(pid, 0)
+sys.stdout.write(out.decode())
+sys.exit(os.waitstatus_to_exitcode(status))
+"#;
+    let attempt = |answers: &str| {
+        let mut cmd = Command::new(venv().join("bin/python"));
+        cmd.args(["-c", script, env!("CARGO_BIN_EXE_mfa-tray"), "login", "corp"]);
+        s.sandbox(&mut cmd);
+        let mut child = cmd.stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).spawn().unwrap();
+        std::io::Write::write_all(&mut child.stdin.take().unwrap(), answers.as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).replace('\r', ""))
+    };
+    let (code, text) = attempt(&format!("12345\n\n{}\n", s.code(0)));
+    assert_eq!(code, 0, "{text}");
+    assert_eq!(text.matches("MFA code for corp (arn:aws:iam::123456789012:mfa/alice): ").count(), 3, "{text}");
+    assert_eq!(text.matches("an MFA code is the 6 digits your authenticator shows (spaces are fine); try again.").count(), 2, "{text}");
+    assert!(text.contains("Logged in corp: MFA session valid for 12h"), "{text}");
+    // Three wrong tries: refused, nothing sent, nothing written.
+    let before = s.credentials_bytes();
+    let (code, text) = attempt("1\n2\n3\n");
+    assert_eq!(code, 2, "{text}");
+    assert!(text.ends_with("mfa-tray: an MFA code is the 6 digits your authenticator shows (spaces are fine)\n"), "{text}");
+    assert_eq!(s.credentials_bytes(), before);
+    assert_eq!(s.proxy_log().len(), 1);
+}
