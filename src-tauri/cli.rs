@@ -356,7 +356,12 @@ fn parse_code(s: &str) -> Result<MfaCode, String> {
 }
 
 /// The code given as `--code` or where people put it (`login corp 123456`), if any.
-fn code_given(flag: Option<MfaCode>, here: Option<String>) -> Result<Option<MfaCode>, Error> {
+fn code_given(flag: Option<MfaCode>, here: Option<String>, extra: Option<String>) -> Result<Option<MfaCode>, Error> {
+    let here = match (here, extra) {
+        // `assume a --profile b 123456`: two profiles.
+        (Some(_), Some(profile)) => return Err(Error::bad_input("usage", format!("two profiles given ({profile}, and another with --profile): name one"))),
+        (here, extra) => here.or(extra),
+    };
     match (flag, here) {
         (Some(_), Some(_)) => Err(Error::bad_input("usage", "two codes given: give one, as --code 123456")),
         (flag, None) => Ok(flag),
@@ -402,7 +407,8 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
 /// `--verbose`); for `--json`, the error as JSON on stdout, where the answer would be.
 fn report(e: &Error, json: bool, verbose: bool) {
     if json {
-        print_json(&serde_json::json!({ "error": { "kind": e.kind, "code": e.code, "exit_code": exit_code(e.kind), "message": e.message, "detail": e.detail } }));
+        let detail = if verbose { e.detail.as_deref() } else { None };
+        print_json(&serde_json::json!({ "error": { "kind": e.kind, "code": e.code, "exit_code": exit_code(e.kind), "message": e.message, "detail": detail } }));
     }
     eprintln!("mfa-tray: {}", e.message);
     if let (Some(detail), true) = (&e.detail, verbose) {
@@ -442,7 +448,7 @@ async fn execute(command: Command, out: &Printer) -> Result<ExitCode, Error> {
         }
         Command::Login { profile, code_here, code, duration } => {
             let (profile, extra) = profile.resolve()?;
-            let code = code_given(code, code_here.or(extra))?;
+            let code = code_given(code, code_here, extra)?;
             // The profile is checked before anyone is asked for a code.
             let snap = engine.snapshot()?;
             let p = snap.session_profile(&profile)?;
@@ -457,7 +463,7 @@ async fn execute(command: Command, out: &Printer) -> Result<ExitCode, Error> {
         }
         Command::Assume { role, code_here, code, duration, to } => {
             let (role, extra) = role.resolve()?;
-            let mut code = code_given(code, code_here.or(extra))?;
+            let mut code = code_given(code, code_here, extra)?;
             let snap = engine.snapshot()?;
             let plan = engine.plan(&snap, &role, duration, code.is_some())?;
             // Where it goes is checked before anyone is asked for a code.
@@ -477,7 +483,13 @@ async fn execute(command: Command, out: &Printer) -> Result<ExitCode, Error> {
         }
         Command::Logout { profile } => {
             let profile = profile.one()?;
-            let gone = engine.logout(&profile)?;
+            let (gone, unasked) = engine.logout(&profile)?;
+            if let Some(why) = unasked {
+                eprintln!("mfa-tray: the keychain did not answer ({why}); an MFA session kept there for tools stays until it runs out");
+            }
+            if running_tray().is_some() {
+                eprintln!("mfa-tray: the running tray keeps the MFA session it holds for tools until it quits (or the session runs out)");
+            }
             if gone.is_empty() {
                 println!("{profile} had no MFA session here: nothing to remove.");
             } else {
@@ -782,40 +794,52 @@ async fn credential_process(engine: &Engine, profile: &str) -> Result<(), Error>
                 _ => return Err(Error::new(ErrorKind::AwsRefused, "sso_login_required", format!("{profile} still has no credentials after the sign-in"))),
             }
         }
-        ForTool::NeedCode(need) => {
-            // Tools asking at once take turns: the next one finds the session kept.
-            let _turn = engine.tool_code_turn()?;
-            match engine.kept_session(&need) {
-                Ok(kept) => {
-                    let session = match kept {
-                        Some(session) => session,
-                        None => {
-                            let code = code_for_tool(engine, &tool, &need, None)?;
-                            let (session, _) = engine.session_for_tools(&need.account, &code).await?;
-                            if let Err(e) = engine.keep_session(&need.account, &need.session_key, &session) {
-                                eprintln!("mfa-tray: {}; the next tool asks for a code again", e.message);
-                            }
-                            session
-                        }
-                    };
-                    let memory = Memory::from([(need.session_key.clone(), session)]);
-                    match engine.for_tool(profile, &memory).await? {
-                        ForTool::Ready { creds, .. } => creds,
-                        _ => return Err(Error::new(ErrorKind::AwsRefused, "code_required", format!("{profile} still needs a code after the MFA session of {} was made", need.account))),
-                    }
-                }
-                // No keychain to keep a session in: the role with the code, for its full
-                // duration, and the next call asks again.
-                Err(why) => {
-                    let note = format!("there is no keychain to keep the MFA session in ({why}), so each call without the tray asks for a code; `mfa-tray login {}` keeps one in {} for every tool", need.account, engine.files.credentials.display());
-                    let code = code_for_tool(engine, &tool, &need, Some(&note))?;
-                    engine.for_tool_with_code(profile, &code).await?
-                }
+        ForTool::NeedCode(need) => match kept_or_new(engine, profile, &tool, &need).await? {
+            Some(creds) => creds,
+            // No keychain to keep a session in: the role with the code, for its full
+            // duration, and the next call asks again.
+            None => {
+                let note = format!("there is no keychain to keep the MFA session in, so each call without the tray asks for a code; `mfa-tray login {}` keeps one in {} for every tool", need.account, engine.files.credentials.display());
+                let code = code_for_tool(engine, &tool, &need, Some(&note))?;
+                engine.for_tool_with_code(profile, &code).await?
             }
-        }
+        },
     };
     println!("{}", process_json(&creds).expose());
     Ok(())
+}
+
+/// Credentials for `profile` through the account's MFA session kept in the keychain, or a
+/// new one made with a code and kept there; `None` when there is no keychain to keep
+/// one in. A kept session AWS refuses (revoked, say) is dropped and replaced.
+async fn kept_or_new(engine: &Engine, profile: &str, tool: &str, need: &mfa_tray_core::engine::CodeNeeded) -> Result<Option<mfa_tray_core::credentials::TempCredentials>, Error> {
+    use mfa_tray_core::engine::{ForTool, Memory};
+    // Tools asking at once take turns: the next one finds the session kept.
+    let _turn = engine.tool_code_turn(&need.account)?;
+    let through = |key: String, session| async move {
+        match engine.for_tool(profile, &Memory::from([(key, session)])).await? {
+            ForTool::Ready { creds, .. } => Ok(creds),
+            _ => Err(Error::new(ErrorKind::AwsRefused, "code_required", format!("{profile} still needs a code with the MFA session of {}", need.account))),
+        }
+    };
+    match engine.kept_session(need) {
+        Err(_) => return Ok(None),
+        Ok(Some(session)) => match through(need.session_key.clone(), session).await {
+            Err(e) if e.kind == ErrorKind::AwsRefused => {
+                eprintln!("mfa-tray: AWS refused the MFA session kept for {} ({}); asking for a new code", need.account, e.message);
+                let _ = engine.forget_session(&need.account);
+            }
+            done => return done.map(Some),
+        },
+        Ok(None) => {}
+    }
+    let code = code_for_tool(engine, tool, need, None)?;
+    let (session, key) = engine.session_for_tools(&need.account, &code).await?;
+    // Kept under what it was made for (the profile may have changed while the code was typed).
+    if let Err(e) = engine.keep_session(&need.account, &key, &session) {
+        eprintln!("mfa-tray: {}; the next tool asks for a code again", e.message);
+    }
+    through(key, session).await.map(Some)
 }
 
 /// Credentials from the running tray, for this process's files and variables; `None`

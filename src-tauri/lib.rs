@@ -31,7 +31,8 @@ pub fn on_a_desktop(what: &str, app: impl FnOnce() -> ExitCode) -> ExitCode {
     };
     if cfg!(all(unix, not(target_os = "macos"))) {
         let set = |name: &str| std::env::var_os(name).is_some_and(|v| !v.is_empty());
-        if !set("DISPLAY") && !set("WAYLAND_DISPLAY") {
+        // (GDK_BACKEND=broadway draws in a browser, with neither.)
+        if !set("DISPLAY") && !set("WAYLAND_DISPLAY") && !set("GDK_BACKEND") {
             return no_desktop("there is no graphical session here (DISPLAY and WAYLAND_DISPLAY are not set)");
         }
     }

@@ -695,6 +695,12 @@ fn a_newcomers_first_commands_say_what_works() {
     assert!(who.ok().stdout.contains("\"arn\": \"arn:aws:sts::123456789012:assumed-role/Admin/"), "{who:#?}");
     s.run(&["whoami", "--profile", "corp"]).ok();
     s.run(&["whoami", "corp", "--profile", "tools"]).fails(2, "two profiles given");
+    s.run(&["assume", "prod-admin", "-p", "short", "123456"]).fails(2, "two profiles given");
+    // An endpoint that is not a URL is a setting to fix (exit 2), and its password never shows.
+    let mut bad = s.command();
+    let run = Run::from(bad.env("AWS_ENDPOINT_URL", "alice:s3cretpw@host:4566").args(["whoami", "corp", "--json", "--verbose"]).output().unwrap());
+    run.fails(2, "check endpoint_url in the profile, or AWS_ENDPOINT_URL");
+    assert!(run.stdout.contains("\"code\": \"bad_endpoint\"") && run.stdout.contains("\"detail\": \"") && !format!("{run:?}").contains("s3cretpw"), "{run:#?}");
     s.run(&["login", "corp", "12345"]).fails(2, "an MFA code is the 6 digits");
     s.run(&["login", "corp", "--duration", "5m", "--code", &s.code(1)]).fails(2, "5m is outside what AWS allows for GetSessionToken: 15m to 36h");
     // refresh --force says why a 2-hour role got one hour.

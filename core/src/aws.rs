@@ -132,6 +132,10 @@ pub enum AwsError {
     /// holds the SDK's chain of causes; it shows as a few words.
     #[error("cannot reach AWS: {}", crate::error::network_cause(.0))]
     Network(String),
+    /// The request could not be made at all: the endpoint is not a URL, say. It holds
+    /// the SDK's text, with any user:password of a URL taken out.
+    #[error("the request to AWS could not be made (is endpoint_url, or AWS_ENDPOINT_URL, a URL?)")]
+    Request(String),
     /// AWS answered with something that is not a valid answer (it does not parse, a
     /// date is wrong, the credentials are missing or not the shape of credentials).
     /// Never carries the answer itself, which may hold credentials.
@@ -211,9 +215,43 @@ where
         SdkError::TimeoutError(_) => AwsError::Network("no answer in time".into()),
         // Connection failures (refused, DNS, TLS, dropped) and requests that could not be
         // built: the SDK's text names the cause and holds nothing of the answer.
-        SdkError::DispatchFailure(_) | SdkError::ConstructionFailure(_) => AwsError::Network(clean(&DisplayErrorContext(&err).to_string())),
+        SdkError::DispatchFailure(_) => {
+            let text = clean(&without_userinfo(&DisplayErrorContext(&err).to_string()));
+            // An endpoint that is not a URL fails here too, before any connection.
+            if text.contains("failed to apply endpoint") || text.contains("invalid uri") {
+                AwsError::Request(text)
+            } else {
+                AwsError::Network(text)
+            }
+        }
+        // A request that could not be built: a configuration to fix, not the network.
+        SdkError::ConstructionFailure(_) => AwsError::Request(clean(&without_userinfo(&DisplayErrorContext(&err).to_string()))),
         _ => AwsError::Network("the AWS SDK failed".into()),
     }
+}
+
+/// `text` with the `user:password@` of any URL in it taken out.
+fn without_userinfo(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find("://") {
+        out.push_str(&rest[..i + 3]);
+        rest = &rest[i + 3..];
+        let authority = rest.find(|c: char| c == '/' || c == '"' || c == '\'' || c.is_whitespace() || c == ')').unwrap_or(rest.len());
+        if let Some(at) = rest[..authority].rfind('@') {
+            out.push_str("[redacted]@");
+            rest = &rest[at + 1..];
+        }
+    }
+    out.push_str(rest);
+    // A URL without a scheme ("user:pw@host"), as a malformed endpoint can be.
+    out.split(' ')
+        .map(|w| match w.find('@') {
+            Some(at) if !w.contains("://") && w[..at].contains(':') => format!("[redacted]{}", &w[at..]),
+            _ => w.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// The text of the first `<tag>` element, unescaped enough for messages.
@@ -467,6 +505,14 @@ pub async fn list_buckets(signer: Signer<'_>, endpoints: &Endpoints) -> Result<V
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn userinfo_never_shows() {
+        assert_eq!(without_userinfo("no url here"), "no url here");
+        assert_eq!(without_userinfo("bad uri https://alice:pw@proxy:8080/x (end)"), "bad uri https://[redacted]@proxy:8080/x (end)");
+        assert_eq!(without_userinfo("endpoint alice:pw@host:4566 is not valid"), "endpoint [redacted]@host:4566 is not valid");
+        assert_eq!(without_userinfo("http://host/a@b"), "http://host/a@b");
+    }
     use crate::env::FakeEnvironment;
 
     /// Records the URL of the first request and stops it before it leaves.

@@ -383,30 +383,38 @@ impl Engine {
         })
     }
 
-    /// Ends account `account`'s MFA session here: removes the session mfa-tray wrote to
-    /// `[ACCOUNT]` (and nothing else there) and the one kept for tools in the keychain.
-    /// Roles assumed through it keep working until they expire. Says what went.
-    pub fn logout(&self, account: &str) -> Result<Vec<String>, Error> {
+    /// Ends account `account`'s MFA session here: removes the MFA session kept for tools
+    /// in the keychain, then the one mfa-tray wrote to `[ACCOUNT]` (and nothing else
+    /// there). Roles assumed through it keep working until they expire. Returns what went,
+    /// and why the keychain could not be asked, if it could not (a session kept there
+    /// then stays until it runs out).
+    pub fn logout(&self, account: &str) -> Result<(Vec<String>, Option<String>), Error> {
         let snap = self.snapshot()?;
-        let section = snap.session_profile(account)?.name.clone();
-        let mut gone = Vec::new();
-        let removed = file::update(&self.files.credentials, self.settings.lock_timeout, |doc| match SectionState::of(doc, &section) {
-            SectionState::Managed(Managed { holds: Holds::Session(s), .. }) if s == section => {
-                doc.remove_section(&section).map_err(|source| FileError::Edit { path: self.files.credentials.clone(), source })?;
-                Ok(true)
-            }
-            _ => Ok(false),
-        })?;
-        if removed {
-            gone.push(format!("[{section}] from {}", self.files.credentials.display()));
+        let holds = |doc: &Document| matches!(SectionState::of(doc, account), SectionState::Managed(Managed { holds: Holds::Session(s), .. }) if s == account);
+        // A profile that no longer works (its keys gone) can still be logged out.
+        if snap.profiles.session(account).is_none() && !holds(&snap.credentials) {
+            snap.session_profile(account)?;
         }
-        // No keychain here: nothing can be kept in it either.
-        match self.keychain.delete_item(&process::kept_item(account)) {
+        // Not while a tool is between its code and keeping the session it made.
+        let _turn = self.tool_code_turn(account)?;
+        let mut gone = Vec::new();
+        let mut unasked = None;
+        match self.forget_session(account) {
             Ok(true) => gone.push("the MFA session kept for tools in the keychain".to_owned()),
-            Ok(false) | Err(KeychainError::Unavailable(_)) => {}
+            Ok(false) => {}
+            Err(KeychainError::Unavailable(why)) => unasked = Some(why),
             Err(e) => return Err(keychain_error(account, e)),
         }
-        Ok(gone)
+        if holds(&snap.credentials) {
+            let removed = file::update(&self.files.credentials, self.settings.lock_timeout, |doc| match holds(doc) {
+                true => doc.remove_section(account).map(|_| true).map_err(|source| FileError::Edit { path: self.files.credentials.clone(), source }),
+                false => Ok(false),
+            })?;
+            if removed {
+                gone.push(format!("[{account}] from {}", self.files.credentials.display()));
+            }
+        }
+        Ok((gone, unasked))
     }
 
     /// Decides how `role` would be assumed now. `explicit` is a duration the user asked

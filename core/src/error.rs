@@ -79,6 +79,11 @@ impl Error {
                 "aws_unavailable",
                 format!("AWS is busy or failing while {what}: {code} (HTTP {status}): {message}; try again in a minute"),
             ),
+            AwsError::Request(detail) => Error::bad_input(
+                "bad_endpoint",
+                format!("the request to AWS could not be made while {what}: check endpoint_url in the profile, or AWS_ENDPOINT_URL (it must be a URL like https://sts.eu-west-1.amazonaws.com)"),
+            )
+            .with_detail(detail),
             AwsError::Malformed(detail) => Error::new(
                 ErrorKind::Network,
                 "aws_malformed",

@@ -153,7 +153,8 @@ impl Engine {
 
     /// The MFA session of `need.account` kept for tools in the keychain (by
     /// [`Engine::keep_session`]), if it is there, is for the same device and endpoint, and
-    /// has more than a minute left; one that has run out is removed. An error means the
+    /// has more than [`TOOL_MARGIN`] left (what a tool is handed must); one with less is
+    /// removed, and a new code makes the next. An error means the
     /// keychain cannot be used here (none, or locked).
     pub fn kept_session(&self, need: &CodeNeeded) -> Result<Option<TempCredentials>, crate::keychain::KeychainError> {
         let item = kept_item(&need.account);
@@ -164,7 +165,7 @@ impl Engine {
             TempCredentials { access_key_id: k.access_key_id, secret_access_key: k.secret_access_key, session_token: k.session_token, expiration }
         });
         match session {
-            Some(s) if s.expiration - self.clock.now() > SESSION_MARGIN => Ok(Some(s)),
+            Some(s) if s.expiration - self.clock.now() > TOOL_MARGIN => Ok(Some(s)),
             // Run out: it goes.
             Some(_) => {
                 self.keychain.delete_item(&item)?;
@@ -176,10 +177,19 @@ impl Engine {
         }
     }
 
-    /// Tools asking without a tray take turns for codes (a lock beside the credentials
-    /// file), so that the second finds the session the first kept.
-    pub fn tool_code_turn(&self) -> Result<impl Drop, Error> {
-        Ok(crate::file::hold_lock(&self.files.credentials.with_extension("codes"), Duration::from_secs(300))?)
+    /// Tools asking without a tray take turns for an account's code (a lock beside the
+    /// credentials file, one per account), so that the second finds the session the
+    /// first kept.
+    pub fn tool_code_turn(&self, account: &str) -> Result<impl Drop, Error> {
+        let path = self.files.credentials.with_extension(format!("codes-{account}"));
+        crate::file::hold_lock(&path, Duration::from_secs(300)).map_err(|e| {
+            Error::from(e).reworded(|_| format!("another tool has been waiting for {account}'s MFA code for 5 minutes (on its terminal, or its mfa_process); answer it, or end it, and try again"))
+        })
+    }
+
+    /// Removes the MFA session kept for tools of `account`; `false` if there was none.
+    pub fn forget_session(&self, account: &str) -> Result<bool, crate::keychain::KeychainError> {
+        self.keychain.delete_item(&kept_item(account))
     }
 
     /// Keeps an MFA session made for tools (with no tray to keep it in memory) in the

@@ -74,6 +74,7 @@ fn sso_error(e: AwsError, what: &str, session: &str) -> Error {
         AwsError::Refused { code, message } => Error::new(ErrorKind::AwsRefused, "sso_refused", format!("{what}: Identity Center refused ({code}{}{message})", if message.is_empty() { "" } else { ": " })),
         AwsError::Unavailable { .. } => Error::new(ErrorKind::Network, "aws_unavailable", format!("Identity Center is busy or failing while {what}: {e}; try again")),
         AwsError::Network(why) => Error::new(ErrorKind::Network, "network", format!("cannot reach Identity Center while {what}: {}. Check your connection and try again", crate::error::network_cause(why))).with_detail(why.clone()),
+        AwsError::Request(why) => Error::bad_input("bad_endpoint", format!("the request to Identity Center could not be made while {what}: check AWS_ENDPOINT_URL and the session's sso_region")).with_detail(why.clone()),
         AwsError::Malformed(why) => Error::new(ErrorKind::Network, "aws_malformed", format!("Identity Center answered something unreadable while {what}: {why}")),
     }
 }
