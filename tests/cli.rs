@@ -7,6 +7,7 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
 
+use support::readme::*;
 use support::*;
 
 /// The bytes mfa-tray appended after the user's own file, which must be untouched.
@@ -482,70 +483,6 @@ fn endpoints_from_the_environment_and_the_profile() {
     assert_eq!(s.proxy_log().iter().filter(|e| e["result"] == 200).count(), 2);
 }
 
-/// README.md, as shipped.
-fn readme() -> String {
-    fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap()
-}
-
-/// The fenced blocks of README's section `heading` (up to the next `## `), or the one
-/// block after `<!-- checked: NAME -->` when `heading` is that marker.
-fn blocks(readme: &str, heading: &str) -> Vec<String> {
-    let at = readme.find(heading).unwrap_or_else(|| panic!("README has no {heading:?}"));
-    let rest = &readme[at + heading.len()..];
-    let rest = if heading.starts_with("<!--") { rest } else { &rest[..rest.find("\n## ").unwrap_or(rest.len())] };
-    let mut found = Vec::new();
-    let mut parts = rest.split("\n```");
-    parts.next();
-    while let (Some(body), Some(_after)) = (parts.next(), parts.next()) {
-        found.push(body.split_once('\n').map_or("", |(_, b)| b).to_owned() + "\n");
-        if heading.starts_with("<!--") {
-            break;
-        }
-    }
-    found
-}
-
-/// Text as the README shows it: the sandbox's paths as /home/alice's, and every run of
-/// digits (times, account ids, codes) as one 0, so that a time or a code that differs
-/// still compares equal while every word must match.
-fn as_shown(s: &Stack, text: &str) -> String {
-    let text = with_alices_paths(s, text);
-    let mut out = String::new();
-    let mut digit = false;
-    for c in text.chars() {
-        if !(c.is_ascii_digit() && digit) {
-            out.push(if c.is_ascii_digit() { '0' } else { c });
-        }
-        digit = c.is_ascii_digit();
-    }
-    out.lines().map(str::trim_end).collect::<Vec<_>>().join("\n").trim_end().to_owned()
-}
-
-/// Text with the sandbox's paths as /home/alice's.
-fn with_alices_paths(s: &Stack, text: &str) -> String {
-    text.replace(&s.path("mfa-tray-config").display().to_string(), "/home/alice/.config/mfa-tray").replace(s.path("").display().to_string().trim_end_matches('/'), "/home/alice")
-}
-
-/// Compares what the README shows with what the program printed; a difference is
-/// collected (with the real text, to paste) rather than stopping at the first.
-fn compare(s: &Stack, differences: &mut Vec<String>, what: &str, printed: &str, shown: &str) {
-    if as_shown(s, printed) != as_shown(s, shown) {
-        differences.push(format!("README's {what} shows\n{shown}\nbut the program printed\n{}", with_alices_paths(s, printed)));
-    }
-}
-
-/// Splits a console block into (command line, what it printed) pairs.
-fn transcript(block: &str) -> Vec<(String, String)> {
-    let mut pairs: Vec<(String, String)> = Vec::new();
-    for line in block.lines() {
-        match line.strip_prefix("$ ") {
-            Some(command) => pairs.push((command.split("  #").next().unwrap().trim().to_owned(), String::new())),
-            None => pairs.last_mut().expect("output before any command").1.push_str(&format!("{line}\n")),
-        }
-    }
-    pairs
-}
-
 /// Runs `mfa-tray ARGS` as written in the README (`123456` standing for a code that works).
 fn run_shown(s: &Stack, command: &str, code: &str) -> Run {
     let args: Vec<String> = command.split_whitespace().skip(1).map(|a| if a == "123456" { code.to_owned() } else { a.to_owned() }).collect();
@@ -746,37 +683,7 @@ fn a_mistyped_code_at_the_prompt_is_asked_for_again() {
     }
     let s = Stack::start();
     s.files(CREDENTIALS, CONFIG);
-    // A pseudo-terminal: answers each prompt with the next line of stdin.
-    let script = r#"
-import os, pty, sys
-pid, fd = pty.fork()
-if pid == 0:
-    os.execv(sys.argv[1], sys.argv[1:])
-out = b""
-answers = sys.stdin.read().splitlines()
-try:
-    while True:
-        chunk = os.read(fd, 4096)
-        if not chunk:
-            break
-        out += chunk
-        if out.endswith(b"): ") and answers:
-            os.write(fd, (answers.pop(0) + "\n").encode())
-except OSError:
-    pass
-_, status = os.waitpid(pid, 0)
-sys.stdout.write(out.decode())
-sys.exit(os.waitstatus_to_exitcode(status))
-"#;
-    let attempt = |answers: &str| {
-        let mut cmd = Command::new(venv().join("bin/python"));
-        cmd.args(["-c", script, env!("CARGO_BIN_EXE_mfa-tray"), "login", "corp"]);
-        s.sandbox(&mut cmd);
-        let mut child = cmd.stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).spawn().unwrap();
-        std::io::Write::write_all(&mut child.stdin.take().unwrap(), answers.as_bytes()).unwrap();
-        let out = child.wait_with_output().unwrap();
-        (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).replace('\r', ""))
-    };
+    let attempt = |answers: &str| s.on_a_terminal(&["login", "corp"], answers);
     let (code, text) = attempt(&format!("12345\n\n{}\n", s.code(0)));
     assert_eq!(code, 0, "{text}");
     assert_eq!(text.matches("MFA code for corp (arn:aws:iam::123456789012:mfa/alice): ").count(), 3, "{text}");

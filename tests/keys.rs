@@ -382,3 +382,22 @@ fn keychain_items_mfa_tray_did_not_write_are_refused() {
     assert!(!run.stderr.contains("evil"), "{run:#?}");
     assert_eq!(s.credentials_bytes_or_empty(), before, "nothing written");
 }
+
+/// README's "Accounts and keys" example, typed on a terminal: what it shows is what the
+/// program prints (the access key id as the README writes it, times and ids aside).
+#[test]
+fn the_readme_example_is_what_a_terminal_shows() {
+    use support::readme::*;
+    let (s, id, secret) = aws_with_alice(0, |_| {});
+    let _kr = s.keyring();
+    s.files("", "[default]\nregion = eu-west-1\n");
+    let block = blocks(&readme(), "<!-- checked: keys add -->").concat();
+    let mut differences = Vec::new();
+    for (command, shown) in transcript(&block) {
+        let args: Vec<&str> = command.split_whitespace().skip(1).map(|a| if a == "arn:aws:iam::222222222222:role/Admin" { ROLE_ARN } else { a }).collect();
+        let (code, text) = s.on_a_terminal(&args, &format!("{id}\n{secret}\n{}\n", s.code(0)));
+        assert_eq!(code, 0, "`{command}`: {text}");
+        compare(&s, &mut differences, &format!("`{command}`"), &text.replace(&id, "AKIA..."), &shown);
+    }
+    assert!(differences.is_empty(), "{}", differences.join("\n\n"));
+}

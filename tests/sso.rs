@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use support::readme::*;
 use support::*;
 
 const START_URL: &str = "https://corp.awsapps.com/start";
@@ -676,4 +677,27 @@ fn rust_sdk_probe() {
         let creds = config.credentials_provider().unwrap().provide_credentials().await.unwrap();
         println!("key {}", creds.access_key_id());
     });
+}
+
+/// README's Identity Center example is what the program prints (times and ids aside):
+/// `sso add`, a browser sign-in and `sso sync` against the stand-in, with its two roles.
+#[test]
+fn the_readme_example_is_what_the_program_prints() {
+    let s = Stack::start();
+    let sso = Sso::start(&s);
+    sso.config(serde_json::json!({"accounts": {"111111111111": {"name": "Sandbox", "roles": ["AdministratorAccess"]}, "222222222222": {"name": "Prod", "roles": ["ReadOnly"]}}}));
+    config(&s, "[default]\nregion = eu-west-1\n");
+    let block = blocks(&readme(), "<!-- checked: Identity Center -->").concat();
+    let mut differences = Vec::new();
+    let mut ran = 0;
+    for (command, shown) in transcript(&block) {
+        if let Some(args) = command.strip_prefix("mfa-tray ") {
+            let run = s.run(&args.split_whitespace().collect::<Vec<_>>());
+            // As a terminal shows them: the prompt (stderr) comes before the result.
+            compare(&s, &mut differences, &format!("`{command}`"), &format!("{}{}", run.ok().stderr, run.stdout), &shown);
+            ran += 1;
+        }
+    }
+    assert_eq!(ran, 3, "sso add, login and sync");
+    assert!(differences.is_empty(), "{}", differences.join("\n\n"));
 }

@@ -48,6 +48,7 @@ source_profile = corp
 ";
 
 pub mod desktop;
+pub mod readme;
 pub mod webdriver;
 pub mod windows;
 
@@ -224,6 +225,40 @@ impl Stack {
         for (k, v) in self.env.lock().unwrap().iter() {
             cmd.env(k, v);
         }
+    }
+
+    /// Runs mfa-tray on a pseudo-terminal, typing the next line of `answers` at each
+    /// prompt (output ending in ": "); returns its exit code and what the terminal showed
+    /// (typed answers echoed, as on a screen).
+    pub fn on_a_terminal(&self, args: &[&str], answers: &str) -> (i32, String) {
+        let script = r#"
+import os, pty, sys
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(sys.argv[1], sys.argv[1:])
+out = b""
+answers = sys.stdin.read().splitlines()
+try:
+    while True:
+        chunk = os.read(fd, 4096)
+        if not chunk:
+            break
+        out += chunk
+        if out.endswith(b": ") and answers:
+            os.write(fd, (answers.pop(0) + "\n").encode())
+except OSError:
+    pass
+_, status = os.waitpid(pid, 0)
+sys.stdout.write(out.decode())
+sys.exit(os.waitstatus_to_exitcode(status))
+"#;
+        let mut cmd = Command::new(venv().join("bin/python"));
+        cmd.args(["-c", script, env!("CARGO_BIN_EXE_mfa-tray")]).args(args);
+        self.sandbox(&mut cmd);
+        let mut child = cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+        child.stdin.take().unwrap().write_all(answers.as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).replace('\r', ""))
     }
 
     pub fn run(&self, args: &[&str]) -> Run {
