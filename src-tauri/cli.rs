@@ -150,6 +150,30 @@ enum Command {
         #[command(flatten)]
         profile: Named,
     },
+    /// Run a command with a profile's credentials in its environment (nothing is written)
+    #[command(after_help = EXEC_HELP)]
+    Exec {
+        #[command(flatten)]
+        profile: Named,
+        /// The region the command uses (default: the profile's)
+        #[arg(long)]
+        region: Option<String>,
+        /// Run inside another `mfa-tray exec` too (its credentials are replaced)
+        #[arg(long)]
+        nested: bool,
+        /// The command and its arguments, after --
+        #[arg(last = true, required = true, value_name = "COMMAND")]
+        command: Vec<OsString>,
+    },
+    /// Print a profile's credentials for a shell or a tool, like `aws configure export-credentials`
+    #[command(after_help = "eval \"$(mfa-tray export prod)\" sets them in a POSIX shell; in PowerShell,\nmfa-tray export prod --format powershell | Invoke-Expression. They come as credential_process gets them\n(from the tray when it runs) and are written nowhere: treat what this prints like a password.")]
+    Export {
+        #[command(flatten)]
+        profile: Named,
+        /// How to print them
+        #[arg(long, value_enum, default_value = "env")]
+        format: crate::exec::Format,
+    },
     /// List the S3 buckets a profile's credentials can see (S3 ListBuckets)
     Buckets {
         #[command(flatten)]
@@ -335,6 +359,16 @@ enum RoleCommand {
         credential_process: bool,
     },
 }
+
+const EXEC_HELP: &str = "\
+  mfa-tray exec prod -- aws s3 ls
+  mfa-tray exec prod -- terraform plan
+The command gets AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN,
+AWS_CREDENTIAL_EXPIRATION and the region (AWS_REGION, AWS_DEFAULT_REGION); AWS_PROFILE and
+the other variables that would pick other credentials are removed. They come as
+credential_process gets them (from the tray when it runs, which asks for a code in its
+window if one is needed) and are written nowhere. The command's exit status is exec's;
+a command that cannot be run exits 127 (not found) or 126, as a shell does.";
 
 const CREDENTIAL_PROCESS_HELP: &str = "\
 Use it from ~/.aws/config (`mfa-tray role add NAME --credential-process` writes this):
@@ -529,6 +563,27 @@ async fn execute(command: Command, out: &Printer) -> Result<ExitCode, Error> {
             }
         }
         Command::CredentialProcess { profile } => credential_process(&engine, &profile.one()?).await?,
+        Command::Export { profile, format } => {
+            let profile = profile.one()?;
+            let creds = for_a_tool(&engine, &profile, &format!("mfa-tray export (pid {})", std::process::id())).await?;
+            print!("{}", crate::exec::export_text(&creds, format, &profile).expose());
+        }
+        Command::Exec { profile, region, nested, command } => {
+            let profile = profile.one()?;
+            if let Some(outer) = std::env::var_os(crate::exec::MARKER).filter(|_| !nested) {
+                return Err(Error::bad_input(
+                    "nested_exec",
+                    format!("this already runs inside `mfa-tray exec {}`, whose credentials the command would replace: pass --nested to do that", outer.to_string_lossy()),
+                ));
+            }
+            if let Some(r) = &region {
+                mfa_tray_core::aws::check_region(r)?;
+            }
+            let program = std::path::Path::new(&command[0]).file_name().map_or_else(|| command[0].to_string_lossy().into_owned(), |n| n.to_string_lossy().into_owned());
+            let creds = for_a_tool(&engine, &profile, &format!("{program} (mfa-tray exec)")).await?;
+            let region = region.or_else(|| engine.region_for(&profile));
+            return Ok(crate::exec::hand_over(crate::exec::command_with(&command, &creds, region.as_deref(), &profile)));
+        }
         Command::Buckets { profile, json } => {
             let (section, buckets) = engine.buckets(profile.one()?.as_deref()).await?;
             if json {
@@ -773,11 +828,19 @@ fn show_prompt(prompt: &Prompt) {
 /// `credential_process`: stdout carries the JSON and nothing else; what is for people
 /// goes to stderr (botocore shows it when the call fails).
 async fn credential_process(engine: &Engine, profile: &str) -> Result<(), Error> {
-    use mfa_tray_core::engine::{process_json, ForTool, Memory};
-    let tool = asking_tool();
-    if let Some(creds) = from_tray(engine, profile, &tool)? {
-        println!("{}", process_json(&creds).expose());
-        return Ok(());
+    let creds = for_a_tool(engine, profile, &asking_tool()).await?;
+    println!("{}", mfa_tray_core::engine::process_json(&creds).expose());
+    Ok(())
+}
+
+/// Credentials for `tool` asking for `profile`, as `credential_process` gets them: from
+/// the running tray (which asks for a code in its window if one is needed), else here
+/// (an MFA session kept in the keychain, `mfa_process`, the terminal, a browser sign-in).
+/// They have at least 15 minutes left, and are written nowhere.
+async fn for_a_tool(engine: &Engine, profile: &str, tool: &str) -> Result<mfa_tray_core::credentials::TempCredentials, Error> {
+    use mfa_tray_core::engine::{ForTool, Memory};
+    if let Some(creds) = from_tray(engine, profile, tool)? {
+        return Ok(creds);
     }
     let creds = match engine.for_tool(profile, &Memory::new()).await? {
         ForTool::Ready { creds, .. } => creds,
@@ -794,19 +857,18 @@ async fn credential_process(engine: &Engine, profile: &str) -> Result<(), Error>
                 _ => return Err(Error::new(ErrorKind::AwsRefused, "sso_login_required", format!("{profile} still has no credentials after the sign-in"))),
             }
         }
-        ForTool::NeedCode(need) => match kept_or_new(engine, profile, &tool, &need).await? {
+        ForTool::NeedCode(need) => match kept_or_new(engine, profile, tool, &need).await? {
             Some(creds) => creds,
             // No keychain to keep a session in: the role with the code, for its full
             // duration, and the next call asks again.
             None => {
                 let note = format!("there is no keychain to keep the MFA session in, so each call without the tray asks for a code; `mfa-tray login {}` keeps one in {} for every tool", need.account, engine.files.credentials.display());
-                let code = code_for_tool(engine, &tool, &need, Some(&note))?;
+                let code = code_for_tool(engine, tool, &need, Some(&note))?;
                 engine.for_tool_with_code(profile, &code).await?
             }
         },
     };
-    println!("{}", process_json(&creds).expose());
-    Ok(())
+    Ok(creds)
 }
 
 /// Credentials for `profile` through the account's MFA session kept in the keychain, or a

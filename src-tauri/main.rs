@@ -4,6 +4,7 @@
 //! `mfa-tray-app`, which it replaces itself with (exec) when given no arguments.
 
 mod cli;
+mod exec;
 
 use std::process::ExitCode;
 

@@ -397,6 +397,7 @@ fn the_readme_example_is_what_a_terminal_shows() {
         let args: Vec<&str> = command.split_whitespace().skip(1).map(|a| if a == "arn:aws:iam::222222222222:role/Admin" { ROLE_ARN } else { a }).collect();
         let (code, text) = s.on_a_terminal(&args, &format!("{id}\n{secret}\n{}\n", s.code(0)));
         assert_eq!(code, 0, "`{command}`: {text}");
+        assert!(!text.contains(&secret), "the secret was shown on the terminal");
         compare(&s, &mut differences, &format!("`{command}`"), &text.replace(&id, "AKIA..."), &shown);
     }
     assert!(differences.is_empty(), "{}", differences.join("\n\n"));

@@ -670,3 +670,89 @@ fn tools_waiting_on_one_failing_call_share_its_failure() {
     // One call is the SDK's three attempts; a tool that started late may make a second.
     assert!((3..=6).contains(&attempts), "{attempts} AssumeRole attempts for 10 tools");
 }
+
+/// `mfa-tray exec PROFILE -- CMD` with the sandbox, a stale AWS_PROFILE and stale keys
+/// in the environment (which exec must take away).
+fn exec(s: &Stack, extra: &[(&str, &str)], args: &[&str]) -> std::process::Output {
+    let mut cmd = s.command();
+    cmd.env("PATH", path_with_bin()).env("AWS_PROFILE", "corp").env("AWS_ACCESS_KEY_ID", "AKIASTALE00000000000").env("AWS_SECRET_ACCESS_KEY", "stale");
+    for (k, v) in extra {
+        cmd.env(k, v);
+    }
+    cmd.arg("exec").args(args).output().unwrap()
+}
+
+/// `exec` runs a command with a role's credentials in its environment, and nothing is
+/// written: the AWS CLI and boto3 through it, the variables that would pick other
+/// credentials removed, the command's exit status and signals its own, a command that
+/// is not found exits 127, and exec inside exec is refused unless asked for.
+#[test]
+fn exec_runs_a_command_as_the_role_and_writes_nothing() {
+    use std::os::unix::process::ExitStatusExt;
+    let s = Stack::start();
+    s.files(CREDENTIALS, CONFIG);
+    s.run(&["login", "corp", "--code", &s.code(0)]).ok();
+    let before = s.credentials_bytes();
+    let aws_bin = venv().join("bin/aws");
+    let cli = Run::from(exec(&s, &[], &["prod-admin", "--", aws_bin.to_str().unwrap(), "sts", "get-caller-identity"]));
+    assert_eq!(caller_arn(cli.ok()), assumed("alice"));
+    let python = venv().join("bin/python");
+    let py = Run::from(exec(&s, &[], &["prod-admin", "--", python.to_str().unwrap(), "-c", "import boto3; print(boto3.client('sts').get_caller_identity()['Arn'])"]));
+    assert_eq!(py.ok().stdout.trim(), assumed("alice"));
+    let env = "echo \"${AWS_PROFILE-none} $AWS_REGION $AWS_DEFAULT_REGION $MFA_TRAY_EXEC\"; test \"$AWS_ACCESS_KEY_ID\" != AKIASTALE00000000000 && test -n \"$AWS_SESSION_TOKEN\" && test -n \"$AWS_CREDENTIAL_EXPIRATION\" && echo fresh";
+    let run = Run::from(exec(&s, &[], &["prod-admin", "--region", "eu-central-1", "--", "sh", "-c", env]));
+    assert_eq!(run.ok().stdout, "none eu-central-1 eu-central-1 prod-admin\nfresh\n");
+    // Through the MFA session in [corp]: no code was sent.
+    assert!(actions(&s).iter().all(|(a, code)| a == "GetSessionToken" || !code), "{:?}", actions(&s));
+    // The command's exit status, and its death by a signal, are exec's.
+    assert_eq!(exec(&s, &[], &["prod-admin", "--", "sh", "-c", "exit 7"]).status.code(), Some(7));
+    assert_eq!(exec(&s, &[], &["prod-admin", "--", "sh", "-c", "kill -TERM $$"]).status.signal(), Some(15));
+    Run::from(exec(&s, &[], &["prod-admin", "--", "no-such-command-here"])).fails(127, "cannot run no-such-command-here: no such command");
+    // Inside another exec: refused, unless asked for.
+    Run::from(exec(&s, &[("MFA_TRAY_EXEC", "prod-admin")], &["prod-admin", "--", "true"])).fails(2, "already runs inside `mfa-tray exec prod-admin`");
+    Run::from(exec(&s, &[("MFA_TRAY_EXEC", "prod-admin")], &["prod-admin", "--nested", "--", "true"])).ok();
+    // An unknown profile: refused before anything runs.
+    Run::from(exec(&s, &[], &["nope", "--", "sh", "-c", "echo ran"])).fails(2, "there is no role or MFA session profile named nope");
+    assert_eq!(s.credentials_bytes(), before, "nothing written");
+}
+
+/// `export` prints what shells and tools read: a POSIX shell evals `env` and the AWS CLI
+/// runs as the role; botocore reads `json` as a credential_process and `ini` as a
+/// credentials file; PowerShell's and cmd's lines have their shapes. Nothing is written.
+#[test]
+fn export_prints_what_shells_and_tools_read() {
+    let s = Stack::start();
+    s.files(CREDENTIALS, CONFIG);
+    s.run(&["login", "corp", "--code", &s.code(0)]).ok();
+    let before = s.credentials_bytes();
+    let script = format!("eval \"$({BIN} export prod-admin)\" && unset AWS_PROFILE && '{}' sts get-caller-identity", venv().join("bin/aws").display());
+    let mut sh = Command::new("sh");
+    sh.args(["-c", &script]);
+    s.sandbox(&mut sh);
+    let run = Run::from(sh.env("AWS_DEFAULT_REGION", "eu-west-1").env("AWS_PROFILE", "corp").output().unwrap());
+    assert_eq!(caller_arn(run.ok()), assumed("alice"));
+
+    let config = format!("{CONFIG}\n[profile via-json]\ncredential_process = {BIN} export prod-admin --format json\n");
+    std::fs::write(s.path(".aws/config"), config).unwrap();
+    assert_eq!(boto3(&s, "via-json").ok().stdout.trim(), assumed("alice"));
+    std::fs::write(s.path(".aws/config"), CONFIG).unwrap();
+
+    let ini = s.run(&["export", "prod-admin", "--format", "ini"]);
+    assert!(ini.ok().stdout.starts_with("[prod-admin]\naws_access_key_id = "), "{ini:#?}");
+    std::fs::write(s.path("exported"), &ini.stdout).unwrap();
+    std::fs::write(s.path("empty-config"), "").unwrap();
+    let mut cmd = Command::new(venv().join("bin/python"));
+    cmd.args(["-c", "import boto3; print(boto3.Session(profile_name='prod-admin').client('sts').get_caller_identity()['Arn'])"]);
+    s.sandbox(&mut cmd);
+    cmd.env("AWS_SHARED_CREDENTIALS_FILE", s.path("exported")).env("AWS_CONFIG_FILE", s.path("empty-config")).env("AWS_DEFAULT_REGION", "eu-west-1");
+    assert_eq!(Run::from(cmd.output().unwrap()).ok().stdout.trim(), assumed("alice"));
+
+    for (format, shape) in [("powershell", "$Env:AWS_"), ("cmd", "set AWS_")] {
+        let run = s.run(&["export", "prod-admin", "--format", format]);
+        let lines: Vec<&str> = run.ok().stdout.lines().collect();
+        assert_eq!(lines.len(), 4, "{run:#?}");
+        assert!(lines.iter().all(|l| l.starts_with(shape)), "{run:#?}");
+    }
+    s.run(&["export", "nope"]).fails(2, "there is no role or MFA session profile named nope");
+    assert_eq!(s.credentials_bytes(), before, "nothing written");
+}

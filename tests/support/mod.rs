@@ -232,7 +232,7 @@ impl Stack {
     /// (typed answers echoed, as on a screen).
     pub fn on_a_terminal(&self, args: &[&str], answers: &str) -> (i32, String) {
         let script = r#"
-import os, pty, sys
+import os, pty, sys, time
 pid, fd = pty.fork()
 if pid == 0:
     os.execv(sys.argv[1], sys.argv[1:])
@@ -245,6 +245,9 @@ try:
             break
         out += chunk
         if out.endswith(b": ") and answers:
+            # As a person types: after the prompt has settled (a password prompt turns
+            # echo off only once it has printed).
+            time.sleep(0.3)
             os.write(fd, (answers.pop(0) + "\n").encode())
 except OSError:
     pass

@@ -151,6 +151,22 @@ impl Engine {
         Ok((creds, self.session_key(p)))
     }
 
+    /// The region a tool run with `profile`'s credentials uses: the profile's own (for an
+    /// Identity Center role, else its session's), else the environment's as botocore reads
+    /// it (AWS_REGION, AWS_DEFAULT_REGION), else `[default]`'s.
+    pub fn region_for(&self, profile: &str) -> Option<String> {
+        let snap = self.snapshot().ok()?;
+        let own = match (snap.profiles.role(profile), snap.profiles.sso_role(profile), snap.profiles.session(profile)) {
+            (Some(r), _, _) => r.region.clone(),
+            (_, Some(r), _) => r.region.clone().or_else(|| snap.profiles.sso_session(&r.session).map(|s| s.region.clone())),
+            (_, _, Some(p)) => p.region.clone(),
+            _ => None,
+        };
+        own.or_else(|| self.env.var_str("AWS_REGION"))
+            .or_else(|| self.env.var_str("AWS_DEFAULT_REGION"))
+            .or_else(|| crate::profiles::profile_value(&snap.config, &snap.credentials, "default", "region"))
+    }
+
     /// The MFA session of `need.account` kept for tools in the keychain (by
     /// [`Engine::keep_session`]), if it is there, is for the same device and endpoint, and
     /// has more than [`TOOL_MARGIN`] left (what a tool is handed must); one with less is
