@@ -161,6 +161,10 @@ enum Command {
         /// Run inside another `mfa-tray exec` too (its credentials are replaced)
         #[arg(long)]
         nested: bool,
+        /// No credentials in the environment: a local endpoint the SDKs ask for fresh ones
+        /// (AWS_CONTAINER_CREDENTIALS_FULL_URI), served while the command runs
+        #[arg(long)]
+        server: bool,
         /// The command and its arguments, after --
         #[arg(last = true, required = true, value_name = "COMMAND")]
         command: Vec<OsString>,
@@ -568,7 +572,7 @@ async fn execute(command: Command, out: &Printer) -> Result<ExitCode, Error> {
             let creds = for_a_tool(&engine, &profile, &format!("mfa-tray export (pid {})", std::process::id())).await?;
             print!("{}", crate::exec::export_text(&creds, format, &profile).expose());
         }
-        Command::Exec { profile, region, nested, command } => {
+        Command::Exec { profile, region, nested, server, command } => {
             let profile = profile.one()?;
             if let Some(outer) = std::env::var_os(crate::exec::MARKER).filter(|_| !nested) {
                 return Err(Error::bad_input(
@@ -582,7 +586,20 @@ async fn execute(command: Command, out: &Printer) -> Result<ExitCode, Error> {
             let program = std::path::Path::new(&command[0]).file_name().map_or_else(|| command[0].to_string_lossy().into_owned(), |n| n.to_string_lossy().into_owned());
             let creds = for_a_tool(&engine, &profile, &format!("{program} (mfa-tray exec)")).await?;
             let region = region.or_else(|| engine.region_for(&profile));
-            return Ok(crate::exec::hand_over(crate::exec::command_with(&command, &creds, region.as_deref(), &profile)));
+            if !server {
+                return Ok(crate::exec::hand_over(crate::exec::command_with(&command, &creds, region.as_deref(), &profile)));
+            }
+            // Fresh ones as the first came: from the tray (a code in its window when one
+            // is needed), else here.
+            let tool = format!("{program} (mfa-tray exec --server)");
+            let asked = profile.clone();
+            let fetch = move || {
+                let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| Error::new(ErrorKind::LocalFile, "runtime", e.to_string()))?;
+                let engine = Engine::new(Arc::new(OsEnvironment), Arc::new(SystemClock))?;
+                runtime.block_on(for_a_tool(&engine, &asked, &tool))
+            };
+            let endpoint = mfa_tray_core::endpoint::Endpoint::start(creds, fetch).map_err(|e| Error::new(ErrorKind::LocalFile, "endpoint", format!("cannot open a credentials endpoint on 127.0.0.1: {e}")))?;
+            return Ok(crate::exec::run_serving(&command, &endpoint, region.as_deref(), &profile));
         }
         Command::Buckets { profile, json } => {
             let (section, buckets) = engine.buckets(profile.one()?.as_deref()).await?;

@@ -69,46 +69,69 @@ pub fn export_text(creds: &TempCredentials, format: Format, profile: &str) -> Se
     })
 }
 
-/// `command` with the credentials (and `region`) in its environment, and every variable
-/// that would have a tool pick others removed; marked as started by `exec` of `profile`.
-pub fn command_with(command: &[OsString], creds: &TempCredentials, region: Option<&str>, profile: &str) -> Command {
+/// `command` with every variable that would have a tool pick other credentials removed,
+/// `region` set, and marked as started by `exec` of `profile`.
+fn command_for(command: &[OsString], region: Option<&str>, profile: &str) -> Command {
     let mut cmd = Command::new(&command[0]);
     cmd.args(&command[1..]);
     for name in OTHER_CREDENTIALS {
         cmd.env_remove(name);
     }
-    cmd.env("AWS_ACCESS_KEY_ID", &creds.access_key_id)
-        .env("AWS_SECRET_ACCESS_KEY", creds.secret_access_key.expose())
-        .env("AWS_SESSION_TOKEN", creds.session_token.expose())
-        .env("AWS_CREDENTIAL_EXPIRATION", format_time(creds.expiration))
-        .env(MARKER, profile);
+    cmd.env(MARKER, profile);
     if let Some(region) = region {
         cmd.env("AWS_REGION", region).env("AWS_DEFAULT_REGION", region);
     }
     cmd
 }
 
-/// Runs `cmd` as this process's own continuation: on Unix it replaces this process
-/// (signals, the exit status and the terminal are the command's); elsewhere it waits
-/// for it and returns its exit status. A command that cannot be run exits as a shell
-/// says: 127 when it is not found, 126 when it cannot be executed.
-pub fn hand_over(mut cmd: Command) -> ExitCode {
-    let program = cmd.get_program().to_string_lossy().into_owned();
-    #[cfg(unix)]
-    let err = {
-        use std::os::unix::process::CommandExt;
-        cmd.exec()
+/// `command` with the credentials (and `region`) in its environment.
+pub fn command_with(command: &[OsString], creds: &TempCredentials, region: Option<&str>, profile: &str) -> Command {
+    let mut cmd = command_for(command, region, profile);
+    cmd.env("AWS_ACCESS_KEY_ID", &creds.access_key_id)
+        .env("AWS_SECRET_ACCESS_KEY", creds.secret_access_key.expose())
+        .env("AWS_SESSION_TOKEN", creds.session_token.expose())
+        .env("AWS_CREDENTIAL_EXPIRATION", format_time(creds.expiration));
+    cmd
+}
+
+/// `command` pointed at `endpoint` (no secret in its environment but the endpoint's
+/// token), run while this process serves it; returns its exit status (128 + the signal
+/// that ended it, as a shell says). Ctrl-C reaches the command, not this process.
+pub fn run_serving(command: &[OsString], endpoint: &mfa_tray_core::endpoint::Endpoint, region: Option<&str>, profile: &str) -> ExitCode {
+    let mut cmd = command_for(command, region, profile);
+    cmd.env("AWS_CONTAINER_CREDENTIALS_FULL_URI", &endpoint.url).env("AWS_CONTAINER_AUTHORIZATION_TOKEN", endpoint.token.expose());
+    wait_for(cmd)
+}
+
+/// Starts `cmd`, then (so that the command does not inherit it) stops Ctrl-C from ending
+/// this process, and waits for the command's exit status.
+fn wait_for(mut cmd: Command) -> ExitCode {
+    let mut child = match cmd.spawn() {
+        Ok(child) => child,
+        Err(e) => return cannot_run(&cmd, &e),
     };
-    #[cfg(not(unix))]
-    let err = {
-        // Ctrl-C reaches the command (it shares the console); this process outlives it
-        // to hand on its exit status.
-        ignore_ctrl_c();
-        match cmd.status() {
-            Ok(status) => return ExitCode::from(status.code().map_or(1, |c| c as u8)),
-            Err(e) => e,
+    ignore_ctrl_c();
+    match child.wait() {
+        Ok(status) => ExitCode::from(exit_status(status)),
+        Err(e) => {
+            eprintln!("mfa-tray: lost track of {}: {e}", cmd.get_program().to_string_lossy());
+            ExitCode::from(1)
         }
-    };
+    }
+}
+
+/// A command's exit status as a shell gives it.
+fn exit_status(status: std::process::ExitStatus) -> u8 {
+    #[cfg(unix)]
+    if let Some(signal) = std::os::unix::process::ExitStatusExt::signal(&status) {
+        return 128u8.saturating_add(signal as u8);
+    }
+    status.code().map_or(1, |c| c as u8)
+}
+
+/// Says why `cmd` could not be run; 127 when it is not found, else 126, as a shell does.
+fn cannot_run(cmd: &Command, err: &std::io::Error) -> ExitCode {
+    let program = cmd.get_program().to_string_lossy();
     let (code, why) = match err.kind() {
         std::io::ErrorKind::NotFound => (127, "no such command (not found on the PATH)".to_owned()),
         std::io::ErrorKind::PermissionDenied => (126, "it is not executable".to_owned()),
@@ -118,13 +141,42 @@ pub fn hand_over(mut cmd: Command) -> ExitCode {
     ExitCode::from(code)
 }
 
+/// Runs `cmd` as this process's own continuation: on Unix it replaces this process
+/// (signals, the exit status and the terminal are the command's); elsewhere it waits
+/// for it and returns its exit status. A command that cannot be run exits as a shell
+/// says: 127 when it is not found, 126 when it cannot be executed.
+pub fn hand_over(cmd: Command) -> ExitCode {
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        let mut cmd = cmd;
+        let err = cmd.exec();
+        cannot_run(&cmd, &err)
+    }
+    // Ctrl-C reaches the command (it shares the console); this process outlives it to
+    // hand on its exit status.
+    #[cfg(not(unix))]
+    wait_for(cmd)
+}
+
+#[cfg(unix)]
+fn ignore_ctrl_c() {
+    // SAFETY: SIG_IGN for SIGINT and SIGQUIT, set after the command started (an ignored
+    // signal would be inherited): the terminal's Ctrl-C then ends the command only.
+    unsafe {
+        libc::signal(libc::SIGINT, libc::SIG_IGN);
+        libc::signal(libc::SIGQUIT, libc::SIG_IGN);
+    }
+}
+
 #[cfg(windows)]
 fn ignore_ctrl_c() {
     #[link(name = "kernel32")]
     extern "system" {
         fn SetConsoleCtrlHandler(handler: *const std::ffi::c_void, add: i32) -> i32;
     }
-    // SAFETY: a null handler with TRUE makes this process ignore Ctrl-C; nothing else.
+    // SAFETY: a null handler with TRUE makes this process ignore Ctrl-C (set after the
+    // command started: children inherit it).
     unsafe {
         SetConsoleCtrlHandler(std::ptr::null(), 1);
     }

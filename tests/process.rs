@@ -756,3 +756,90 @@ fn export_prints_what_shells_and_tools_read() {
     s.run(&["export", "nope"]).fails(2, "there is no role or MFA session profile named nope");
     assert_eq!(s.credentials_bytes(), before, "nothing written");
 }
+
+/// `exec --server`: the command gets no secret but an endpoint and its token; the AWS CLI
+/// and boto3 take credentials from it; it refuses a missing or wrong token (401, 403)
+/// with nothing else; a job that outlives its first role credentials (here 16 minutes
+/// long, so within a minute they have less than the 15 an answer must have) gets the
+/// next ones from it with no second code; and it closes with the command.
+#[test]
+fn exec_server_hands_a_long_job_fresh_credentials_and_closes_with_it() {
+    let s = Stack::start();
+    s.files(CREDENTIALS, CONFIG);
+    s.run(&["login", "corp", "--code", &s.code(0)]).ok();
+    let before = s.credentials_bytes();
+    let aws_bin = venv().join("bin/aws");
+    let cli = Run::from(exec(&s, &[], &["prod-admin", "--server", "--", aws_bin.to_str().unwrap(), "sts", "get-caller-identity"]));
+    assert_eq!(caller_arn(cli.ok()), assumed("alice"));
+
+    s.fault(serde_json::json!({"action": "AssumeRole", "kind": "expires_in", "seconds": 960, "times": 1}));
+    let job = r#"
+import json, os, sys, time, urllib.request, urllib.error, boto3
+uri, token = os.environ["AWS_CONTAINER_CREDENTIALS_FULL_URI"], os.environ["AWS_CONTAINER_AUTHORIZATION_TOKEN"]
+assert "AWS_SECRET_ACCESS_KEY" not in os.environ and "AWS_PROFILE" not in os.environ
+def status(headers, url=uri):
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers)) as r:
+            return r.status, json.load(r)
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+print("uri", uri)
+print("none", status({})[0], "wrong", status({"Authorization": token[:-1] + "x"})[0], "wrong-body", repr(status({"Authorization": "x"})[1]))
+code, first = status({"Authorization": token})
+print("right", code, sorted(first))
+sts = boto3.client("sts")
+print("arn", sts.get_caller_identity()["Arn"])
+time.sleep(75)
+code, later = status({"Authorization": token})
+print("later", code, later["AccessKeyId"] != first["AccessKeyId"], later["Expiration"] > first["Expiration"])
+print("arn", sts.get_caller_identity()["Arn"])
+"#;
+    let python = venv().join("bin/python");
+    let run = Run::from(exec(&s, &[], &["prod-admin", "--server", "--", python.to_str().unwrap(), "-c", job]));
+    let out = &run.ok().stdout;
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[1], "none 401 wrong 403 wrong-body '{}'", "{run:#?}");
+    assert_eq!(lines[2], "right 200 ['AccessKeyId', 'Expiration', 'SecretAccessKey', 'Token']", "{run:#?}");
+    assert_eq!(lines[3], format!("arn {}", assumed("alice")));
+    assert_eq!(lines[4], "later 200 True True", "fresh credentials after the first ran low: {run:#?}");
+    assert_eq!(lines[5], format!("arn {}", assumed("alice")));
+    // One code in all (the login's); the role was assumed anew without one.
+    let codes = actions(&s).iter().filter(|(_, code)| *code).count();
+    assert_eq!(codes, 1, "{:?}", actions(&s));
+    // The endpoint went with the command.
+    let port: u16 = lines[0].rsplit(':').next().unwrap().split('/').next().unwrap().parse().unwrap();
+    assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err(), "the endpoint outlived the command");
+    // The exit status is the command's.
+    assert_eq!(exec(&s, &[], &["prod-admin", "--server", "--", "sh", "-c", "exit 9"]).status.code(), Some(9));
+    assert_eq!(exec(&s, &[], &["prod-admin", "--server", "--", "sh", "-c", "kill -TERM $$"]).status.code(), Some(143));
+    Run::from(exec(&s, &[], &["prod-admin", "--server", "--", "no-such-command-here"])).fails(127, "cannot run no-such-command-here");
+    assert_eq!(s.credentials_bytes(), before, "nothing written");
+}
+
+/// With the tray running, `exec`, `exec --server` and `export` are answered by it, as
+/// tools are: one code (here from mfa_process) and one AssumeRole serve all three, and
+/// nothing is written.
+#[test]
+fn exec_and_export_are_answered_by_the_tray() {
+    let s = Stack::start();
+    s.files(CREDENTIALS, &seeded(CONFIG));
+    let bus = Bus::start();
+    let (_watcher, _w) = Watcher::serve(&bus);
+    let _tray = start_tray(&s, &bus);
+    let aws_bin = venv().join("bin/aws");
+    for server in [false, true] {
+        let mut args = vec!["prod-admin"];
+        if server {
+            args.push("--server");
+        }
+        args.extend(["--", aws_bin.to_str().unwrap(), "sts", "get-caller-identity"]);
+        let run = Run::from(exec(&s, &[], &args));
+        assert_eq!(caller_arn(run.ok()), assumed("alice"));
+    }
+    let mut cmd = s.command();
+    let run = Run::from(cmd.env("PATH", path_with_bin()).args(["export", "prod-admin", "--format", "json"]).output().unwrap());
+    process_output(&run);
+    let sts: Vec<_> = actions(&s).into_iter().filter(|(a, _)| a != "GetCallerIdentity").collect();
+    assert_eq!(sts, [("GetSessionToken".to_owned(), true), ("AssumeRole".to_owned(), false)], "one code, one AssumeRole, in the tray");
+    assert_eq!(s.credentials(), CREDENTIALS);
+}

@@ -8,6 +8,7 @@ pub mod aws;
 pub mod channel;
 pub mod console;
 pub mod credentials;
+pub mod endpoint;
 pub mod engine;
 pub mod env;
 pub mod error;

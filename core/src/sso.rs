@@ -519,7 +519,7 @@ impl Portal {
 }
 
 /// Random text of `len` characters from PKCE's alphabet (RFC 7636's unreserved ones).
-fn random_text(len: usize) -> Result<String, std::io::Error> {
+pub fn random_text(len: usize) -> Result<String, std::io::Error> {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~";
     let mut bytes = vec![0u8; len];
     getrandom::fill(&mut bytes).map_err(|e| std::io::Error::other(e.to_string()))?;

@@ -26,6 +26,7 @@ applies to the next N matching requests (all of them if "times" is absent), wher
   "skew"     answer 403 RequestTimeTooSkewed with a Date header "seconds" ahead
   "expired"  answer 400 ExpiredToken
   "inject"   forward, then put a line break and a [section] into the AccessKeyId
+  "expires_in"  forward, then make the credentials expire "seconds" from now
   "malformed"  answer 200 with XML cut off after credentials that carry LEAK markers
   "bad_expiration"  answer 200 with complete credentials (LEAK markers) whose
              Expiration is not a date
@@ -224,6 +225,9 @@ class Handler(BaseHTTPRequestHandler):
                     self.state.mfa_session_keys.add(m.group(1).decode())
         if fault and fault["kind"] == "inject" and status == 200:
             payload = re.sub(rb"<AccessKeyId>([^<]+)</AccessKeyId>", rb"<AccessKeyId>\1\n[evil]\naws_access_key_id = AKIAEVIL</AccessKeyId>", payload)
+        if fault and fault["kind"] == "expires_in" and status == 200:
+            soon = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + fault.get("seconds", 960)))
+            payload = re.sub(rb"<Expiration>[^<]+</Expiration>", f"<Expiration>{soon}</Expiration>".encode(), payload)
         if action:
             entry["result"] = status
             self.state.log(entry)
@@ -235,7 +239,7 @@ class Handler(BaseHTTPRequestHandler):
         if kind == "delay":
             time.sleep(fault.get("seconds", 1))
             return False
-        if kind == "inject":
+        if kind in ("inject", "expires_in"):
             return False
         entry["result"] = kind
         action = entry["action"]
