@@ -690,7 +690,8 @@ fn exec(s: &Stack, extra: &[(&str, &str)], args: &[&str]) -> std::process::Outpu
 fn exec_runs_a_command_as_the_role_and_writes_nothing() {
     use std::os::unix::process::ExitStatusExt;
     let s = Stack::start();
-    s.files(CREDENTIALS, CONFIG);
+    // prod-admin is fetched on demand (never in the file); corp is an MFA session.
+    s.files(CREDENTIALS, &process_config());
     s.run(&["login", "corp", "--code", &s.code(0)]).ok();
     let before = s.credentials_bytes();
     let aws_bin = venv().join("bin/aws");
@@ -699,6 +700,8 @@ fn exec_runs_a_command_as_the_role_and_writes_nothing() {
     let python = venv().join("bin/python");
     let py = Run::from(exec(&s, &[], &["prod-admin", "--", python.to_str().unwrap(), "-c", "import boto3; print(boto3.client('sts').get_caller_identity()['Arn'])"]));
     assert_eq!(py.ok().stdout.trim(), assumed("alice"));
+    let session = Run::from(exec(&s, &[], &["corp", "--", aws_bin.to_str().unwrap(), "sts", "get-caller-identity"]));
+    assert!(caller_arn(session.ok()).contains(":123456789012:"), "{session:#?}");
     let env = "echo \"${AWS_PROFILE-none} $AWS_REGION $AWS_DEFAULT_REGION $MFA_TRAY_EXEC\"; test \"$AWS_ACCESS_KEY_ID\" != AKIASTALE00000000000 && test -n \"$AWS_SESSION_TOKEN\" && test -n \"$AWS_CREDENTIAL_EXPIRATION\" && echo fresh";
     let run = Run::from(exec(&s, &[], &["prod-admin", "--region", "eu-central-1", "--", "sh", "-c", env]));
     assert_eq!(run.ok().stdout, "none eu-central-1 eu-central-1 prod-admin\nfresh\n");

@@ -701,3 +701,19 @@ fn the_readme_example_is_what_the_program_prints() {
     assert_eq!(ran, 3, "sso add, login and sync");
     assert!(differences.is_empty(), "{}", differences.join("\n\n"));
 }
+
+/// `exec` and `export` serve an Identity Center role as they serve others: the command
+/// runs as the role, with nothing written to the credentials file.
+#[test]
+fn exec_and_export_serve_an_identity_center_role() {
+    let s = Stack::start();
+    let sso = Sso::start(&s);
+    signed_in(&s, &sso);
+    let python = venv().join("bin/python");
+    let mut cmd = s.command();
+    let run = Run::from(cmd.env("AWS_PROFILE", "other").args(["exec", "mine", "--", python.to_str().unwrap(), "-c", "import boto3; print(boto3.client('sts').get_caller_identity()['Arn'])"]).output().unwrap());
+    assert_eq!(run.ok().stdout.trim(), "arn:aws:sts::111111111111:assumed-role/ReadOnly/sso-user");
+    let json = s.run(&["export", "mine", "--format", "json"]);
+    assert!(json.ok().stdout.contains("\"Version\":1"), "{json:#?}");
+    assert!(!s.path(".aws/credentials").exists(), "nothing written");
+}
