@@ -333,3 +333,26 @@ fn the_credential_process_line_runs_as_botocore_splits_it_on_windows() {
     let config = fs::read_to_string(s.path(".aws/config")).unwrap();
     assert_eq!(value(&config, "profile ci2", "credential_process").as_deref(), Some("mfa-tray credential-process ci2"));
 }
+
+/// `exec` on Windows waits for the command and hands on its exit status; the command
+/// gets the role's credentials and not the stale profile; a command that cannot be
+/// found exits 127; `exec --server` hands the command an endpoint instead of keys.
+#[test]
+#[ignore = "needs the Windows build under Wine: scripts/test-windows"]
+fn exec_waits_for_the_command_and_hands_on_its_status() {
+    let s = Stack::start();
+    s.files(CREDENTIALS, CONFIG);
+    login(&s).ok();
+    let before = s.credentials_bytes();
+    let run = |args: &[&str]| {
+        let mut cmd = s.command();
+        Run::from(cmd.env("AWS_PROFILE", "corp").args(["exec", "prod-admin"]).args(args).output().unwrap())
+    };
+    let shown = run(&["--", "cmd", "/c", "echo %AWS_ACCESS_KEY_ID% %AWS_PROFILE% %MFA_TRAY_EXEC% & exit 3"]);
+    assert_eq!(shown.code, 3, "{shown:#?}");
+    assert!(shown.stdout.starts_with("ASIA") && shown.stdout.contains(" %AWS_PROFILE% prod-admin"), "{shown:#?}");
+    run(&["--", "no-such-command-here"]).fails(127, "cannot run no-such-command-here");
+    let served = run(&["--server", "--", "cmd", "/c", "echo %AWS_CONTAINER_CREDENTIALS_FULL_URI% %AWS_SECRET_ACCESS_KEY%"]);
+    assert!(served.ok().stdout.starts_with("http://127.0.0.1:") && served.stdout.contains("/credentials %AWS_SECRET_ACCESS_KEY%"), "{served:#?}");
+    assert_eq!(s.credentials_bytes(), before);
+}
