@@ -200,35 +200,8 @@ fn with_no_tray_the_terminal_is_asked() {
     let s = Stack::start();
     s.files(CREDENTIALS, &process_config());
     // A pseudo-terminal, as a shell in a terminal window gives.
-    let script = r#"
-import os, pty, sys
-pid, fd = pty.fork()
-if pid == 0:
-    os.execv(sys.argv[1], sys.argv[1:])
-out = b""
-while not out.endswith(b"): "):
-    out += os.read(fd, 1024)
-os.write(fd, sys.stdin.readline().encode())
-try:
-    while True:
-        chunk = os.read(fd, 4096)
-        if not chunk:
-            break
-        out += chunk
-except OSError:
-    pass
-_, status = os.waitpid(pid, 0)
-sys.stdout.write(out.decode())
-sys.exit(os.waitstatus_to_exitcode(status))
-"#;
-    let mut cmd = Command::new("setsid");
-    cmd.arg("-w").arg(venv().join("bin/python")).args(["-c", script, BIN, "credential-process", "prod-admin"]);
-    s.sandbox(&mut cmd);
-    let mut child = cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
-    writeln!(child.stdin.take().unwrap(), "{}", s.code(0)).unwrap();
-    let out = child.wait_with_output().unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{text}");
+    let (code, text) = s.on_a_terminal(&["credential-process", "prod-admin"], &format!("{}\n", s.code(0)));
+    assert_eq!(code, 0, "{text}");
     let prompt = text.find("mfa-tray: python (pid ").unwrap_or_else(|| panic!("{text}"));
     assert!(text[prompt..].contains(") asks for prod-admin. MFA code for corp (arn:aws:iam::123456789012:mfa/alice): "), "{text}");
     let json = text.lines().find(|l| l.starts_with('{')).unwrap_or_else(|| panic!("no JSON: {text}"));
