@@ -105,12 +105,8 @@ fn settings_from_the_window_and_by_hand_reach_the_running_tray() {
     let note = wait_for(Duration::from_secs(15), "the 15-minute notice", || notes.all().first().cloned());
     assert_eq!(note.summary, "MFA session corp ends in 15m");
     // ... and a switch from the menu writes the new target profile.
-    let (menu_path, entries) = wait_for(Duration::from_secs(15), "the menu", || {
-        let (path, entries) = desktop::menu(&conn, &item_bus, &item_path);
-        entries.iter().any(|e| e.label == "short").then_some((path, entries))
-    });
-    let short = entries.iter().find(|e| e.label == "short").unwrap().id;
-    desktop::click(&conn, &item_bus, &menu_path, short);
+    wait_for(Duration::from_secs(15), "the menu", || desktop::menu(&conn, &item_bus, &item_path).1.iter().any(|e| e.label == "short").then_some(()));
+    desktop::click_label(&conn, &item_bus, &item_path, "short");
     let text = wait_for(Duration::from_secs(20), "[work] to hold short", || {
         let text = s.credentials();
         text.contains("\n[work]\n").then_some(text)

@@ -230,6 +230,24 @@ pub fn click(conn: &zbus::blocking::Connection, bus: &str, menu_path: &str, id: 
     }
 }
 
+/// Clicks the menu item labelled `label`, looked up afresh: the tray rebuilds its menu
+/// when what it shows changes, and an item's id from before a rebuild no longer exists,
+/// so a stale id is looked up again (for up to 15 s).
+pub fn click_label(conn: &zbus::blocking::Connection, bus: &str, item_path: &str, label: &str) {
+    let start = Instant::now();
+    loop {
+        let (menu_path, entries) = menu(conn, bus, item_path);
+        let id = entries.iter().find(|e| e.label == label).unwrap_or_else(|| panic!("no menu item {label:?}: {entries:?}")).id;
+        let result = conn.call_method(Some(bus), menu_path.as_str(), Some("com.canonical.dbusmenu"), "Event", &(id, "clicked", Value::from(0i32), 0u32));
+        match result {
+            Ok(_) => return,
+            Err(zbus::Error::MethodError(name, _, _)) if name.as_str() == "org.freedesktop.DBus.Error.NoReply" => return,
+            Err(e) if e.to_string().contains("does not refer to a menu item") && start.elapsed() < Duration::from_secs(15) => {}
+            Err(e) => panic!("clicking menu item {label:?} ({id}): {e}"),
+        }
+    }
+}
+
 pub fn wait_for<T>(timeout: Duration, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
     let start = Instant::now();
     loop {
