@@ -669,11 +669,13 @@ fn a_newcomers_first_commands_say_what_works() {
     if windows::windows_build() {
         return;
     }
-    let app = std::path::Path::new(env!("CARGO_BIN_EXE_mfa-tray")).with_file_name("mfa-tray-app");
-    for (display, says) in [("", "there is no graphical session here"), (":77", "the graphical session (:77) cannot be opened")] {
-        let run = Run::from(Command::new(&app).args(["--window", "code"]).env("DISPLAY", display).env_remove("WAYLAND_DISPLAY").output().unwrap());
-        run.fails(6, says);
-        assert!(!run.stderr.contains("panicked") && run.stderr.contains("so the window cannot open"), "{run:#?}");
+    let programs = [(env!("CARGO_BIN_EXE_mfa-tray-window"), &["--window", "code"][..], "so the window cannot open"), (env!("CARGO_BIN_EXE_mfa-tray-app"), &[][..], "so the tray cannot start")];
+    for (program, args, what) in programs {
+        for (display, says) in [("", "there is no graphical session here"), (":77", "the graphical session (:77) cannot be opened")] {
+            let run = Run::from(Command::new(program).args(args).env("DISPLAY", display).env_remove("WAYLAND_DISPLAY").output().unwrap());
+            run.fails(6, says);
+            assert!(!run.stderr.contains("panicked") && run.stderr.contains(what), "{run:#?}");
+        }
     }
 }
 

@@ -59,7 +59,7 @@ fn the_deb_installs_starts_from_its_desktop_entry_and_uninstalls_cleanly() {
     // Whatever happens below, the machine does not keep the package.
     let _remove = Uninstall;
     let files = text(&Command::new("dpkg").args(["-L", "mfa-tray"]).output().unwrap());
-    for f in ["/usr/bin/mfa-tray", "/usr/bin/mfa-tray-app", "/usr/share/applications/mfa-tray.desktop", "/usr/share/icons/hicolor/128x128/apps/mfa-tray.png"] {
+    for f in ["/usr/bin/mfa-tray", "/usr/bin/mfa-tray-app", "/usr/bin/mfa-tray-window", "/usr/share/applications/mfa-tray.desktop", "/usr/share/icons/hicolor/128x128/apps/mfa-tray.png"] {
         assert!(files.lines().any(|l| l == f), "{f} not installed: {files}");
     }
     // The CLI from /usr/bin, not from the build tree, against moto.

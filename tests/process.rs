@@ -263,7 +263,7 @@ fn the_tray_asks_for_the_code_while_the_tool_waits() {
     // No session: the AWS CLI's call waits, and the tray opens its window on the ask.
     let tool = aws(&s, &["sts", "get-caller-identity", "--profile", "prod-admin"]).spawn().unwrap();
     let window = desktop::window_process(tray.0.id());
-    assert!(window.ends_with("mfa-tray-app --window ask "), "{window:?}");
+    assert!(window.ends_with("mfa-tray-window --window ask "), "{window:?}");
     // The same window, driven: it names the tool and the profile.
     let d = Driver::start(&s, &bus, "ask");
     let who = wait_for(Duration::from_secs(20), "the ask", || Some(d.text("#ask-who")).filter(|t| t.contains("asks for")));

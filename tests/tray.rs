@@ -40,7 +40,7 @@ fn a_first_run_opens_the_window_on_adding_an_account() {
     let app = start_tray(&s, &bus);
     let (item_bus, item_path) = watcher.item(Duration::from_secs(30));
     let window = desktop::window_process(app.0.id());
-    assert!(window.ends_with("mfa-tray-app --window account "), "{window:?}");
+    assert!(window.ends_with("mfa-tray-window --window account "), "{window:?}");
     let conn = bus.connect();
     let entries = desktop::wait_for(Duration::from_secs(15), "the first-run menu", || {
         let (_, entries) = desktop::menu(&conn, &item_bus, &item_path);
@@ -132,7 +132,7 @@ fn the_menu_lists_roles_and_a_click_switches_the_active_role() {
     assert_eq!(watcher.0.lock().unwrap().len(), 1, "one tray icon, not two");
     // ... and the first one opened its window, in a window process of its own.
     let window = desktop::window_process(app.0.id());
-    assert!(window.ends_with("mfa-tray-app --window code "), "{window:?}");
+    assert!(window.ends_with("mfa-tray-window --window code "), "{window:?}");
 
     // "Quit" ends the app.
     let (menu_path, entries) = desktop::menu(&conn, &item_bus, &item_path);

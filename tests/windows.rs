@@ -181,7 +181,7 @@ fn the_installer_installs_and_uninstalls_leaving_the_users_files() {
     };
 
     install();
-    for exe in ["mfa-tray.exe", "mfa-tray-app.exe", "uninstall.exe"] {
+    for exe in ["mfa-tray.exe", "mfa-tray-app.exe", "mfa-tray-window.exe", "uninstall.exe"] {
         assert!(local.join(exe).is_file(), "{exe} not installed in {}", local.display());
     }
     let version = wine().arg(local.join("mfa-tray.exe")).arg("--version").output().unwrap();
@@ -194,7 +194,7 @@ fn the_installer_installs_and_uninstalls_leaving_the_users_files() {
     // Installed twice: still one PATH entry.
     install();
     assert_eq!(user_path().as_deref(), Some(format!("{users};{dir}").as_str()));
-    // The tray's start-at-login entry, as tauri-plugin-autostart writes it.
+    // The tray's start-at-login entry, as the auto-launch crate writes it.
     let run_key = r"HKCU\Software\Microsoft\Windows\CurrentVersion\Run";
     assert!(reg(&["add", run_key, "/v", "mfa-tray", "/d", &windows_path(&local.join("mfa-tray-app.exe")), "/f"]).0);
 

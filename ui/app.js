@@ -612,4 +612,9 @@ document.addEventListener("keydown", (e) => { if (e.key === "Escape") invoke("cl
 window.addEventListener("hashchange", () => show(viewFromHash()));
 setInterval(() => { if (!submitting) load().catch(() => {}); }, 30000);
 
-load().then(() => show(viewFromHash())).catch((err) => message($("error"), err));
+load()
+  .then(() => {
+    show(viewFromHash());
+    invoke("ready").catch(() => {});
+  })
+  .catch((err) => message($("error"), err));

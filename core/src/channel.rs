@@ -44,6 +44,8 @@ pub const MAX_TOOLS: usize = 192;
 pub enum Request {
     /// Is a tray there, and which version?
     Ping,
+    /// Show the window (another launch of the tray, which then ends).
+    Show,
     /// Check, save and apply these settings (the settings file's TOML).
     SaveSettings {
         /// The settings as `settings.toml` holds them.
@@ -464,6 +466,10 @@ fn serve_in_turn(slots: &std::sync::Arc<Slots>, serve: impl FnOnce(&Slots) + Sen
 /// The tray's end of the channel: listens until dropped.
 pub struct Server {
     path: PathBuf,
+    /// `tray.lock` beside the socket, locked while this tray listens: of two trays
+    /// started at once, one listens and the other hands over.
+    #[cfg(unix)]
+    _lock: std::fs::File,
     #[cfg(windows)]
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
@@ -473,12 +479,19 @@ impl Server {
     /// Listens at `path`, answering each request with `handle` on a thread of its own.
     /// Fails if another tray already answers there.
     pub fn start(path: &Path, handle: impl Fn(Request, &Peer) -> Answer + Send + Sync + 'static) -> io::Result<Server> {
-        use std::os::unix::fs::PermissionsExt;
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
         use std::os::unix::net::UnixListener;
         let dir = path.parent().ok_or_else(|| io::Error::other("no directory for the socket"))?;
         make_private_dir(dir)?;
+        let in_use = || io::Error::new(io::ErrorKind::AddrInUse, "another mfa-tray answers on this socket");
+        let lock = std::fs::OpenOptions::new().create(true).truncate(false).write(true).mode(0o600).open(dir.join("tray.lock"))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => return Err(in_use()),
+            Err(std::fs::TryLockError::Error(e)) => return Err(e),
+        }
         if std::os::unix::net::UnixStream::connect(path).is_ok() {
-            return Err(io::Error::new(io::ErrorKind::AddrInUse, "another mfa-tray answers on this socket"));
+            return Err(in_use());
         }
         match std::fs::remove_file(path) {
             Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
@@ -499,7 +512,7 @@ impl Server {
                 serve_in_turn(&slots, move |slots| serve_one(stream, &*handle, slots));
             }
         })?;
-        Ok(Server { path: path.to_owned() })
+        Ok(Server { path: path.to_owned(), _lock: lock })
     }
 }
 
@@ -916,6 +929,26 @@ mod tests {
         }
         assert_eq!(request(&path, &Request::Ping).unwrap_err().kind(), io::ErrorKind::NotFound);
         assert!(!path.exists(), "the socket goes with the tray");
+    }
+
+    #[test]
+    fn of_trays_started_at_once_one_listens() {
+        let (_dir, path) = place();
+        let barrier = std::sync::Arc::new(std::sync::Barrier::new(8));
+        let started: Vec<_> = (0..8)
+            .map(|_| {
+                let (path, barrier) = (path.clone(), barrier.clone());
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    Server::start(&path, |_, _| Answer::Ok { message: "pong".into() })
+                })
+            })
+            .collect();
+        let started: Vec<_> = started.into_iter().map(|t| t.join().unwrap()).collect();
+        let listening: Vec<_> = started.iter().filter(|s| s.is_ok()).collect();
+        assert_eq!(listening.len(), 1, "{:?}", started.iter().map(|s| s.as_ref().err().map(|e| e.to_string())).collect::<Vec<_>>());
+        assert!(started.iter().filter_map(|s| s.as_ref().err()).all(|e| e.kind() == io::ErrorKind::AddrInUse));
+        assert_eq!(request(&path, &Request::Ping).unwrap(), Answer::Ok { message: "pong".into() });
     }
 
     #[test]

@@ -65,6 +65,7 @@ Section "mfa-tray"
   SetOutPath "$INSTDIR"
   File "${BIN}\mfa-tray.exe"
   File "${BIN}\mfa-tray-app.exe"
+  File "${BIN}\mfa-tray-window.exe"
   WriteUninstaller "$INSTDIR\uninstall.exe"
   CreateShortCut "$SMPROGRAMS\mfa-tray.lnk" "$INSTDIR\mfa-tray-app.exe"
   WriteRegStr HKCU "${UNINSTALL_KEY}" "DisplayName" "${NAME}"
@@ -108,12 +109,15 @@ SectionEnd
 Section "Uninstall"
   ; A running tray keeps its .exe (and hides no window to close): stop it.
   nsExec::Exec 'taskkill /F /IM mfa-tray-app.exe'
+  nsExec::Exec 'taskkill /F /IM mfa-tray-window.exe'
   Delete "$INSTDIR\mfa-tray.exe"
   Delete "$INSTDIR\mfa-tray-app.exe"
+  Delete "$INSTDIR\mfa-tray-window.exe"
   ${If} ${FileExists} "$INSTDIR\mfa-tray-app.exe"
   ${OrIf} ${FileExists} "$INSTDIR\mfa-tray.exe"
     Delete /REBOOTOK "$INSTDIR\mfa-tray.exe"
     Delete /REBOOTOK "$INSTDIR\mfa-tray-app.exe"
+    Delete /REBOOTOK "$INSTDIR\mfa-tray-window.exe"
     DetailPrint "mfa-tray is still running: it will be removed when Windows restarts."
   ${EndIf}
   Delete "$INSTDIR\uninstall.exe"

@@ -44,7 +44,7 @@ fn tauri_driver() -> PathBuf {
 
 impl Driver {
     /// Starts tauri-driver and, through it, the window process on `view`, as the tray
-    /// starts it: `mfa-tray-app --window VIEW`.
+    /// starts it: `mfa-tray-window --window VIEW`.
     pub fn start(stack: &Stack, bus: &Bus, view: &str) -> Driver {
         assert!(std::env::var_os("DISPLAY").is_some(), "no DISPLAY: run the tests with scripts/test (it starts Xvfb)");
         let free = || std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
@@ -60,7 +60,7 @@ impl Driver {
         let child = cmd.spawn().expect("start tauri-driver");
         let url = format!("http://127.0.0.1:{port}");
         wait_for(Duration::from_secs(20), "tauri-driver", || http(&url, "GET", "/status", &[], b"").ok().filter(|(s, _)| *s == 200));
-        let app = json!({ "application": env!("CARGO_BIN_EXE_mfa-tray-app"), "args": ["--window", view] });
+        let app = json!({ "application": env!("CARGO_BIN_EXE_mfa-tray-window"), "args": ["--window", view] });
         let caps = json!({ "capabilities": { "alwaysMatch": { "tauri:options": app } } });
         let session = call(&url, "POST", "/session", caps)["sessionId"].as_str().expect("a session").to_owned();
         Driver { child, url, session }

@@ -18,7 +18,10 @@ use mfa_tray_core::{Error, Strategy};
 use serde::{Deserialize, Serialize};
 use tauri::State;
 
-use crate::state::{lock, AppState, NewAccount, Pending};
+use mfa_tray::state::lock;
+use mfa_tray::window::Pending;
+
+use crate::state::{NewAccount, WindowState};
 
 /// An error for the window: it branches on `code` and shows `message`.
 #[derive(Debug, Serialize, Clone, Default)]
@@ -46,10 +49,17 @@ pub struct UiState {
 
 /// The current status, and what the window was opened for (taken once).
 #[tauri::command]
-pub fn state(state: State<'_, AppState>) -> Result<UiState, UiError> {
+pub fn state(state: State<'_, WindowState>) -> Result<UiState, UiError> {
     let status = state.engine().status()?;
     let pending = lock(&state.pending).take();
     Ok(UiState { status, pending })
+}
+
+/// The page is drawn and its field has the focus (bench/footprint.sh times the window
+/// up to here, with `MFA_TRAY_TRACE`).
+#[tauri::command]
+pub fn ready() {
+    mfa_tray::state::trace("ready");
 }
 
 /// What a login or a role switch achieved.
@@ -62,10 +72,9 @@ pub struct Done {
 
 /// GetSessionToken with the code typed in the window.
 #[tauri::command]
-pub async fn login(state: State<'_, AppState>, profile: String, code: String) -> Result<Done, UiError> {
+pub async fn login(state: State<'_, WindowState>, profile: String, code: String) -> Result<Done, UiError> {
     let code: MfaCode = code.parse().map_err(bad_code)?;
     let done = state.engine().login(&profile, &code, None).await?;
-    state.wake.notify_one();
     Ok(Done {
         message: format!("MFA session {} is active. Roles from it need no code for the next hours.", done.profile),
         profile: done.profile,
@@ -75,10 +84,9 @@ pub async fn login(state: State<'_, AppState>, profile: String, code: String) ->
 
 /// AssumeRole into the target profile, with the code if one was typed.
 #[tauri::command]
-pub async fn assume(state: State<'_, AppState>, role: String, code: Option<String>) -> Result<Done, UiError> {
+pub async fn assume(state: State<'_, WindowState>, role: String, code: Option<String>) -> Result<Done, UiError> {
     let code: Option<MfaCode> = code.filter(|c| !c.trim().is_empty()).map(|c| c.parse()).transpose().map_err(bad_code)?;
     let done = state.engine().assume(&role, code.as_ref(), None, None).await?;
-    state.wake.notify_one();
     let active = if done.active { "is now the active role" } else { "was written" };
     Ok(Done {
         message: format!("{} {active} in [{}], assumed {}.", done.role, done.section, done.plan.reason),
@@ -96,7 +104,7 @@ pub struct Choice {
 
 /// Plans a role switch without doing it.
 #[tauri::command]
-pub fn choose_role(state: State<'_, AppState>, role: String) -> Result<Choice, UiError> {
+pub fn choose_role(state: State<'_, WindowState>, role: String) -> Result<Choice, UiError> {
     let engine = state.engine();
     let plan = engine.plan(&engine.snapshot()?, &role, None, false)?;
     Ok(Choice { needs_code: plan.strategy == Strategy::WithMfa, reason: plan.reason })
@@ -115,7 +123,7 @@ pub struct WhoAmI {
 
 /// GetCallerIdentity and S3 ListBuckets with a profile's credentials (default: the target).
 #[tauri::command]
-pub async fn whoami(state: State<'_, AppState>, profile: Option<String>) -> Result<WhoAmI, UiError> {
+pub async fn whoami(state: State<'_, WindowState>, profile: Option<String>) -> Result<WhoAmI, UiError> {
     let engine = state.engine();
     let profile = profile.filter(|p| !p.is_empty());
     let (section, id) = engine.whoami(profile.as_deref()).await?;
@@ -162,7 +170,7 @@ impl From<&Settings> for SettingsView {
 
 /// The settings in force.
 #[tauri::command]
-pub fn get_settings(state: State<'_, AppState>) -> SettingsView {
+pub fn get_settings(state: State<'_, WindowState>) -> SettingsView {
     SettingsView::from(&state.engine().settings)
 }
 
@@ -176,7 +184,7 @@ pub struct Saved {
 /// Checks the settings and hands them to the running tray, which owns the state: it
 /// saves and applies them at once. With no tray running, they are saved for the next.
 #[tauri::command]
-pub fn save_settings(state: State<'_, AppState>, settings: SettingsView) -> Result<Saved, UiError> {
+pub fn save_settings(state: State<'_, WindowState>, settings: SettingsView) -> Result<Saved, UiError> {
     let current = state.engine().settings.clone();
     let minutes = |m: u64| Duration::from_secs(m.saturating_mul(60));
     let wanted = Settings {
@@ -230,7 +238,7 @@ pub struct Checked {
 /// `add_account` stores it, and is never sent back.
 #[tauri::command]
 pub async fn check_account(
-    state: State<'_, AppState>,
+    state: State<'_, WindowState>,
     name: String,
     access_key_id: String,
     secret_access_key: String,
@@ -255,7 +263,7 @@ pub async fn check_account(
 /// Stores the checked account's keys in the keychain and writes its profile with the
 /// chosen (or typed) MFA device.
 #[tauri::command]
-pub fn add_account(state: State<'_, AppState>, mfa_serial: String) -> Result<Done, UiError> {
+pub fn add_account(state: State<'_, WindowState>, mfa_serial: String) -> Result<Done, UiError> {
     let serial: MfaSerial = mfa_serial.trim().parse().map_err(|e: mfa_tray_core::types::ValueError| UiError { code: "bad_serial".into(), message: e.to_string() })?;
     let pending = lock(&state.new_account).take();
     let Some(account) = pending else {
@@ -267,7 +275,6 @@ pub fn add_account(state: State<'_, AppState>, mfa_serial: String) -> Result<Don
         *lock(&state.new_account) = Some(account);
         return Err(e.into());
     }
-    state.wake.notify_one();
     Ok(Done {
         message: format!("Account {} added; its keys are in the OS keychain. Type a code from {serial} to start its MFA session.", account.name),
         profile: account.name,
@@ -277,16 +284,15 @@ pub fn add_account(state: State<'_, AppState>, mfa_serial: String) -> Result<Don
 
 /// Forgets an account being added (the page's Back): its keys leave this process.
 #[tauri::command]
-pub fn cancel_account(state: State<'_, AppState>) {
+pub fn cancel_account(state: State<'_, WindowState>) {
     *lock(&state.new_account) = None;
 }
 
 /// Moves an account's keys from the credentials file into the keychain.
 #[tauri::command]
-pub fn import_keys(state: State<'_, AppState>, name: String) -> Result<String, UiError> {
+pub fn import_keys(state: State<'_, WindowState>, name: String) -> Result<String, UiError> {
     let engine = state.engine();
     engine.import_keys(&name)?;
-    state.wake.notify_one();
     Ok(format!(
         "The keys of {name} are now in the OS keychain; [{name}{}] is gone from {}. Until mfa-tray next writes that file, its previous version (keys included) stays in {}.",
         engine.settings.long_term_suffix,
@@ -297,7 +303,7 @@ pub fn import_keys(state: State<'_, AppState>, name: String) -> Result<String, U
 
 /// Writes a role profile into the config file.
 #[tauri::command]
-pub fn add_role(state: State<'_, AppState>, name: String, arn: String, source: String, external_id: Option<String>, credential_process: Option<bool>) -> Result<String, UiError> {
+pub fn add_role(state: State<'_, WindowState>, name: String, arn: String, source: String, external_id: Option<String>, credential_process: Option<bool>) -> Result<String, UiError> {
     let role = NewRole {
         name: name.trim().to_owned(),
         arn: arn.trim().to_owned(),
@@ -307,7 +313,6 @@ pub fn add_role(state: State<'_, AppState>, name: String, arn: String, source: S
         ..NewRole::default()
     };
     state.engine().add_role(&role)?;
-    state.wake.notify_one();
     Ok(match role.credential_process {
         true => format!("Role {0} added: tools using profile {0} ask the tray for its credentials (nothing is written to ~/.aws/credentials).", role.name),
         false => format!("Role {} added; pick it in the tray's menu or below.", role.name),
@@ -359,10 +364,9 @@ pub fn close_window(window: tauri::Window) -> Result<(), UiError> {
 
 /// Writes `[sso-session NAME]` into the config file (the window's Identity Center view).
 #[tauri::command]
-pub fn sso_add(state: State<'_, AppState>, name: String, start_url: String, region: String) -> Result<String, UiError> {
+pub fn sso_add(state: State<'_, WindowState>, name: String, start_url: String, region: String) -> Result<String, UiError> {
     let (name, start_url, region) = (name.trim().to_owned(), start_url.trim().to_owned(), region.trim().to_owned());
     state.engine().sso_add(&name, &start_url, &region)?;
-    state.wake.notify_one();
     Ok(format!("Identity Center session {name} added. Sign in to it next."))
 }
 
@@ -386,7 +390,7 @@ pub struct SsoProgress {
 /// Starts a sign-in to `name` (in the browser, or with a device code) in the background;
 /// [`sso_progress`] follows it.
 #[tauri::command]
-pub fn sso_login(app: tauri::AppHandle, state: State<'_, AppState>, name: String, device_code: bool) -> Result<(), UiError> {
+pub fn sso_login(app: tauri::AppHandle, state: State<'_, WindowState>, name: String, device_code: bool) -> Result<(), UiError> {
     {
         let mut progress = lock(&state.sso_progress);
         if progress.session.is_some() && progress.done.is_none() && progress.error.is_none() {
@@ -397,10 +401,10 @@ pub fn sso_login(app: tauri::AppHandle, state: State<'_, AppState>, name: String
     let engine = state.engine();
     tauri::async_runtime::spawn(async move {
         use tauri::Manager;
-        let state = app.state::<AppState>();
+        let state = app.state::<WindowState>();
         let flow = if device_code { mfa_tray_core::sso::Flow::DeviceCode } else { mfa_tray_core::sso::Flow::Pkce };
         let shown = |prompt: &mfa_tray_core::sso::Prompt| {
-            let state = app.state::<AppState>();
+            let state = app.state::<WindowState>();
             let mut progress = lock(&state.sso_progress);
             match prompt {
                 mfa_tray_core::sso::Prompt::Browser => progress.browser = true,
@@ -416,21 +420,19 @@ pub fn sso_login(app: tauri::AppHandle, state: State<'_, AppState>, name: String
             Ok(token) => progress.done = Some(format!("Signed in to {name}: valid until {}{}.", format_time(token.expires_at), if token.refresh_token.is_some() { ", and it renews itself" } else { "" })),
             Err(e) => progress.error = Some(e.into()),
         }
-        state.wake.notify_one();
     });
     Ok(())
 }
 
 /// How the sign-in started with [`sso_login`] goes.
 #[tauri::command]
-pub fn sso_progress(state: State<'_, AppState>) -> SsoProgress {
+pub fn sso_progress(state: State<'_, WindowState>) -> SsoProgress {
     lock(&state.sso_progress).clone()
 }
 
 /// Adds a profile for every account and role of session `name`.
 #[tauri::command]
-pub async fn sso_sync(state: State<'_, AppState>, name: String) -> Result<String, UiError> {
+pub async fn sso_sync(state: State<'_, WindowState>, name: String) -> Result<String, UiError> {
     let done = state.engine().sso_sync(&name, false).await?;
-    state.wake.notify_one();
     Ok(format!("{} new profiles, {} already there{}.", done.added.len(), done.kept.len(), if done.stale.is_empty() { String::new() } else { format!("; {} whose role is gone (`mfa-tray sso sync {name} --prune` removes them)", done.stale.len()) }))
 }

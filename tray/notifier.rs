@@ -1,11 +1,13 @@
-//! Desktop notifications (org.freedesktop.Notifications on Linux, via notify-rust).
-//! The texts are plain functions of the core's [`Alert`], tested without a desktop.
+//! An adapter: desktop notifications (org.freedesktop.Notifications on Linux, via
+//! notify-rust). The texts are plain functions of the core's [`Alert`], tested without
+//! a desktop; a notification's button hands its [`Action`] to the event loop.
 
 use std::time::Duration;
 
 use mfa_tray_core::schedule::Alert;
 use mfa_tray_core::types::human_duration;
-use tauri::{AppHandle, Runtime};
+
+use crate::state::{Action, Sink};
 
 /// Summary and body of the notification for an alert.
 pub fn text(alert: &Alert) -> (String, String) {
@@ -28,70 +30,50 @@ fn round_minutes(d: Duration) -> Duration {
 }
 
 /// Raises the notification for `alert`; its "Enter MFA code" action opens the window.
-pub fn alert<R: Runtime>(app: &AppHandle<R>, alert: &Alert) {
+pub fn alert(sink: &Sink, alert: &Alert) {
     let (summary, body) = text(alert);
     let urgent = !matches!(alert, Alert::Expiring { left, .. } if *left > Duration::from_secs(300));
-    show(app, summary, body, urgent, !matches!(alert, Alert::RefreshFailed { .. }));
+    let offer = (!matches!(alert, Alert::RefreshFailed { .. })).then_some(("enter-code", "Enter MFA code", Action::CodeWindow));
+    show(sink, summary, body, urgent, offer);
 }
 
 /// Raises a notification about Identity Center session `session` with a "Sign in" action,
 /// which signs in in the browser from the tray.
-pub fn sign_in<R: Runtime>(app: &AppHandle<R>, summary: &str, body: &str, session: &str) {
-    let (app, summary, body, session) = (app.clone(), summary.to_owned(), body.to_owned(), session.to_owned());
-    std::thread::spawn(move || {
-        let mut n = notify_rust::Notification::new();
-        n.appname("mfa-tray").summary(&summary).body(&body).icon("dialog-password");
-        #[cfg(all(unix, not(target_os = "macos")))]
-        {
-            n.urgency(notify_rust::Urgency::Critical);
-            n.action("sign-in", "Sign in");
-        }
-        match n.show() {
-            #[cfg(all(unix, not(target_os = "macos")))]
-            Ok(handle) => handle.wait_for_action(|action| {
-                if action == "sign-in" {
-                    crate::tray::sso_sign_in(&app, &session);
-                }
-            }),
-            #[cfg(not(all(unix, not(target_os = "macos"))))]
-            Ok(_) => {
-                let _ = (&app, &session);
-            }
-            Err(e) => eprintln!("mfa-tray: cannot show a notification ({e}): {summary}"),
-        }
-    });
+pub fn sign_in(sink: &Sink, summary: &str, body: &str, session: &str) {
+    show(sink, summary.to_owned(), body.to_owned(), true, Some(("sign-in", "Sign in", Action::SignIn(session.to_owned()))));
 }
 
 /// Raises an error notification (a menu action that failed with no window open).
-pub fn error<R: Runtime>(app: &AppHandle<R>, summary: &str, body: &str) {
-    show(app, summary.to_owned(), body.to_owned(), true, false);
+pub fn error(sink: &Sink, summary: &str, body: &str) {
+    show(sink, summary.to_owned(), body.to_owned(), true, None);
 }
 
 /// Raises an ordinary notification (something done in the background went well).
-pub fn info<R: Runtime>(app: &AppHandle<R>, summary: &str, body: &str) {
-    show(app, summary.to_owned(), body.to_owned(), false, false);
+pub fn info(sink: &Sink, summary: &str, body: &str) {
+    show(sink, summary.to_owned(), body.to_owned(), false, None);
 }
 
-fn show<R: Runtime>(app: &AppHandle<R>, summary: String, body: String, urgent: bool, offer_code: bool) {
-    let app = app.clone();
-    // Showing talks to D-Bus and waiting for an action blocks: keep both off the UI thread.
+/// Shows a notification; `offer` is a button (its key, label, and what it does).
+fn show(sink: &Sink, summary: String, body: String, urgent: bool, offer: Option<(&'static str, &'static str, Action)>) {
+    let sink = sink.clone();
+    // Showing talks to D-Bus and waiting for an action blocks: keep both off the loop.
     std::thread::spawn(move || {
         let mut n = notify_rust::Notification::new();
         n.appname("mfa-tray").summary(&summary).body(&body).icon("dialog-password");
         #[cfg(all(unix, not(target_os = "macos")))]
         {
             n.urgency(if urgent { notify_rust::Urgency::Critical } else { notify_rust::Urgency::Normal });
-            if offer_code {
-                n.action("enter-code", "Enter MFA code");
+            if let Some((key, label, _)) = &offer {
+                n.action(key, label);
             }
         }
         #[cfg(not(all(unix, not(target_os = "macos"))))]
-        let _ = (urgent, offer_code, app);
+        let _ = (urgent, &offer, &sink);
         match n.show() {
             #[cfg(all(unix, not(target_os = "macos")))]
-            Ok(handle) => handle.wait_for_action(|action| {
-                if action == "enter-code" {
-                    crate::window::open(&app, crate::window::View::Code, None);
+            Ok(handle) => handle.wait_for_action(|chosen| {
+                if let Some((_, _, action)) = offer.filter(|(key, _, _)| *key == chosen) {
+                    sink(crate::state::Event::Do(action));
                 }
             }),
             #[cfg(not(all(unix, not(target_os = "macos"))))]

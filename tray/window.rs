@@ -1,13 +1,14 @@
-//! The one small window. It runs in a process of its own (`mfa-tray-app --window
-//! VIEW`), started by the tray when needed and gone when the window closes, so the
-//! tray never holds WebKit's memory. Opening it again replaces the open one.
+//! An adapter: launches the one small window, a process of its own (`mfa-tray-window
+//! --window VIEW`, the Tauri app), when the tray needs it, and notices when it is gone;
+//! the tray itself never holds WebKit. Opening it again replaces the open one.
 
-use std::process::Command;
+use std::process::{Child, Command};
+use std::sync::Mutex;
 
-use tauri::{AppHandle, Manager, Runtime, WebviewUrl, WebviewWindowBuilder};
+use crate::state::{lock, trace};
 
-use crate::state::{lock, AppState, Pending};
-
+/// The window's program, installed beside the tray's.
+pub const PROGRAM: &str = "mfa-tray-window";
 /// Which view the window shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum View {
@@ -44,6 +45,15 @@ impl View {
     }
 }
 
+/// What the window should open with: a role to preselect, and why it needs a code.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Pending {
+    /// The profile to preselect.
+    pub profile: String,
+    /// Why a code is asked for.
+    pub reason: Option<String>,
+}
+
 /// The window process's arguments: `--window VIEW [--profile P] [--reason TEXT]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WindowArgs {
@@ -71,7 +81,8 @@ impl WindowArgs {
         Some(WindowArgs { view: view?, pending: profile.map(|profile| Pending { profile, reason }) })
     }
 
-    fn to_args(&self) -> Vec<String> {
+    /// The arguments that give these.
+    pub fn to_args(&self) -> Vec<String> {
         let mut args = vec!["--window".to_owned(), self.view.name().to_owned()];
         if let Some(p) = &self.pending {
             args.extend(["--profile".to_owned(), p.profile.clone()]);
@@ -83,58 +94,62 @@ impl WindowArgs {
     }
 }
 
-/// From the tray: shows the window on `view` (in a new window process).
-pub fn open<R: Runtime>(app: &AppHandle<R>, view: View, pending: Option<Pending>) {
-    let state = app.state::<AppState>();
-    let mut current = lock(&state.window);
-    if let Some((mut old, _)) = current.take() {
-        let _ = old.kill();
-        let _ = old.wait();
-    }
-    let args = WindowArgs { view, pending }.to_args();
-    match std::env::current_exe().and_then(|exe| Command::new(exe).args(&args).spawn()) {
-        Ok(child) => *current = Some((child, view)),
-        Err(e) => eprintln!("mfa-tray: cannot open the window: {e}"),
-    }
+/// The window process, while one is open, and its view.
+#[derive(Default)]
+pub struct Launcher {
+    current: Mutex<Option<(Child, View)>>,
 }
 
-/// From the tray: shows the tools waiting for a code. A window already open (on any
-/// view) shows them itself, so nothing typed in it is lost.
-pub fn open_for_asks<R: Runtime>(app: &AppHandle<R>) {
-    let showing = match lock(&app.state::<AppState>().window).as_mut() {
-        Some((child, _)) => matches!(child.try_wait(), Ok(None)),
-        None => false,
-    };
-    if !showing {
-        open(app, View::Ask, None);
+impl Launcher {
+    /// Shows the window on `view`, in a new window process (an open one is closed).
+    pub fn open(&self, view: View, pending: Option<Pending>) {
+        let mut current = lock(&self.current);
+        if let Some((mut old, _)) = current.take() {
+            let _ = old.kill();
+            let _ = old.wait();
+        }
+        let args = WindowArgs { view, pending }.to_args();
+        trace("spawn");
+        let program = std::env::current_exe().map(|exe| exe.with_file_name(format!("{PROGRAM}{}", std::env::consts::EXE_SUFFIX)));
+        match program.and_then(|program| Command::new(program).args(&args).spawn()) {
+            Ok(child) => *current = Some((child, view)),
+            Err(e) => eprintln!("mfa-tray: cannot open the window ({PROGRAM}, installed beside the tray): {e}"),
+        }
     }
-}
 
-/// From the tray's loop: forgets a window process that has ended (so it is not a
-/// zombie), and says which view it showed.
-pub fn reap(state: &AppState) -> Option<View> {
-    let mut current = lock(&state.window);
-    let ended = match current.as_mut() {
-        Some((child, view)) => matches!(child.try_wait(), Ok(Some(_))).then_some(*view),
-        None => None,
-    };
-    if ended.is_some() {
-        *current = None;
+    /// Shows the tools waiting for a code. A window already open (on any view) shows
+    /// them itself, so nothing typed in it is lost.
+    pub fn open_for_asks(&self) {
+        let showing = match lock(&self.current).as_mut() {
+            Some((child, _)) => matches!(child.try_wait(), Ok(None)),
+            None => false,
+        };
+        if !showing {
+            self.open(View::Ask, None);
+        }
     }
-    ended
-}
 
-/// In the window process: creates the window.
-pub fn create<R: Runtime>(app: &AppHandle<R>, view: View) -> tauri::Result<()> {
-    let url = WebviewUrl::App(format!("index.html#{}", view.name()).into());
-    WebviewWindowBuilder::new(app, "main", url)
-        .title("mfa-tray")
-        .inner_size(400.0, 600.0)
-        .resizable(false)
-        .center()
-        .focused(true)
-        .build()
-        .map(drop)
+    /// Forgets a window process that has ended (so it is not a zombie), and says which
+    /// view it showed.
+    pub fn reap(&self) -> Option<View> {
+        let mut current = lock(&self.current);
+        let ended = match current.as_mut() {
+            Some((child, view)) => matches!(child.try_wait(), Ok(Some(_))).then_some(*view),
+            None => None,
+        };
+        if ended.is_some() {
+            *current = None;
+        }
+        ended
+    }
+
+    /// Closes the window, if one is open (the tray quits).
+    pub fn close(&self) {
+        if let Some((mut child, _)) = lock(&self.current).take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 //! This binary deliberately links no GUI library: the tray lives in the sibling binary
 //! `mfa-tray-app`, which it replaces itself with (exec) when given no arguments.
 
-mod cli;
+mod commands;
 mod exec;
 
 use std::process::ExitCode;
@@ -11,7 +11,7 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     if args.len() > 1 {
-        return cli::main(args);
+        return commands::main(args);
     }
     start_tray()
 }

@@ -1,5 +1,6 @@
-//! The background loop: at each tick it reads the files, asks the core's scheduler what
-//! is due, raises notifications, re-assumes roles and updates the tray. Between ticks
+//! The top layer: the background loop. At each tick it reads the files, asks the
+//! core's scheduler what is due, raises notifications, re-assumes roles and updates
+//! the tray. Between ticks
 //! it looks at the wall clock every second (timers run on the monotonic clock, which
 //! stops during a suspend), so after a suspend or a clock change it catches up at once;
 //! and at the modification times of the AWS files and the settings file (one stat
@@ -10,18 +11,21 @@ use mfa_tray_core::env::OsEnvironment;
 use mfa_tray_core::schedule::Observed;
 use mfa_tray_core::settings::Settings;
 use mfa_tray_core::RefreshItem;
-use tauri::{AppHandle, Manager, Runtime};
+use std::sync::Arc;
+
 use time::OffsetDateTime;
 
+use crate::app::App;
+use crate::notifier;
 use crate::state::{lock, AppState};
 
-/// Starts the loop on Tauri's async runtime.
-pub fn spawn<R: Runtime>(app: AppHandle<R>) {
-    tauri::async_runtime::spawn(async move {
-        let state = app.state::<AppState>();
+/// Starts the loop on the tray's async runtime.
+pub fn spawn(app: Arc<App>) {
+    app.runtime.clone().spawn(async move {
+        let state = &app.state;
         loop {
             let next = tick(&app).await;
-            let seen = modified(&state);
+            let seen = modified(state);
             loop {
                 let wait = (next - OffsetDateTime::now_utc()).whole_milliseconds().clamp(0, 1000) as u64;
                 tokio::select! {
@@ -30,10 +34,10 @@ pub fn spawn<R: Runtime>(app: AppHandle<R>) {
                 }
                 // The window closed (or died): no code will come for the tools it
                 // showed. One that asked after its last look gets a window of its own.
-                if crate::window::reap(&state).is_some() && state.asks.window_closed() {
-                    crate::window::open_for_asks(&app);
+                if app.window.reap().is_some() && app.asks.window_closed() {
+                    app.window.open_for_asks();
                 }
-                if OffsetDateTime::now_utc() >= next || modified(&state) != seen {
+                if OffsetDateTime::now_utc() >= next || modified(state) != seen {
                     break;
                 }
             }
@@ -53,10 +57,10 @@ fn modified(state: &AppState) -> [Option<std::time::SystemTime>; 4] {
 }
 
 /// One look at the clock and the files; returns when to look again.
-async fn tick<R: Runtime>(app: &AppHandle<R>) -> OffsetDateTime {
-    let state = app.state::<AppState>();
+async fn tick(app: &App) -> OffsetDateTime {
+    let state = &app.state;
     if let Some(Err(e)) = state.reload_if_changed() {
-        crate::notifier::error(app, "mfa-tray settings not applied", &format!("{} The settings in force stay as they were.", e.message));
+        notifier::error(&app.sink, "mfa-tray settings not applied", &format!("{} The settings in force stay as they were.", e.message));
     }
     let engine = state.engine();
     let now = OffsetDateTime::now_utc();
@@ -64,7 +68,7 @@ async fn tick<R: Runtime>(app: &AppHandle<R>) -> OffsetDateTime {
         Ok(s) => s,
         Err(e) => {
             eprintln!("mfa-tray: {}", e.message);
-            crate::tray::refresh(app);
+            app.refresh_menu();
             return now + mfa_tray_core::schedule::MAX_SLEEP;
         }
     };
@@ -84,7 +88,7 @@ async fn tick<R: Runtime>(app: &AppHandle<R>) -> OffsetDateTime {
     }
     let due = lock(&state.scheduler).tick(now, &observed);
     for alert in &due.alerts {
-        crate::notifier::alert(app, alert);
+        notifier::alert(&app.sink, alert);
     }
     for section in &due.refresh {
         if let RefreshItem::Failed { section, role, error } = engine.refresh_section(&snap, section).await {
@@ -94,12 +98,12 @@ async fn tick<R: Runtime>(app: &AppHandle<R>) -> OffsetDateTime {
                 .map_or(now, |m| m.expires);
             let now = OffsetDateTime::now_utc();
             if let Some(alert) = lock(&state.scheduler).refresh_failed(&section, &role, expires, &error.message, error.is_passing(), now) {
-                crate::notifier::alert(app, &alert);
+                notifier::alert(&app.sink, &alert);
             }
         }
     }
-    crate::autostart::sync(app);
-    crate::tray::refresh(app);
+    crate::autostart::sync(state);
+    app.refresh_menu();
     let next = due.next.unwrap_or(now + mfa_tray_core::schedule::MAX_SLEEP);
     sso_next.map_or(next, |s| s.min(next))
 }
@@ -108,9 +112,9 @@ async fn tick<R: Runtime>(app: &AppHandle<R>) -> OffsetDateTime {
 /// 20 minutes before it expires, ahead of botocore (the rotated refresh token kept); when renewal
 /// is refused, or a token that cannot renew nears its end (the first lead time), a
 /// notification says so once, with a "Sign in" action. Returns when to look again.
-async fn keep_sso_sessions<R: Runtime>(app: &AppHandle<R>, snap: &mfa_tray_core::Snapshot, now: OffsetDateTime) -> Option<OffsetDateTime> {
+async fn keep_sso_sessions(app: &App, snap: &mfa_tray_core::Snapshot, now: OffsetDateTime) -> Option<OffsetDateTime> {
     use mfa_tray_core::sso::RENEW_AHEAD;
-    let state = app.state::<AppState>();
+    let state = &app.state;
     let engine = state.engine();
     let lead = snap.settings.notify_before.first().copied().unwrap_or(std::time::Duration::from_secs(15 * 60));
     let mut next: Option<OffsetDateTime> = None;
@@ -129,7 +133,7 @@ async fn keep_sso_sessions<R: Runtime>(app: &AppHandle<R>, snap: &mfa_tray_core:
                 Ok(token) => soonest((token.expires_at - RENEW_AHEAD).max(now + time::Duration::minutes(1))),
                 Err(e) if e.code == "sso_login_required" && !noticed => {
                     lock(&state.sso_noticed).insert(name.clone(), expires);
-                    crate::notifier::sign_in(app, &format!("Identity Center session {name} needs a sign-in"), &format!("{} Roles from it stop refreshing until then.", e.message), &name);
+                    notifier::sign_in(&app.sink, &format!("Identity Center session {name} needs a sign-in"), &format!("{} Roles from it stop refreshing until then.", e.message), &name);
                 }
                 // In passing (no network): try again in a minute.
                 Err(_) => soonest(now + time::Duration::minutes(1)),
@@ -138,7 +142,7 @@ async fn keep_sso_sessions<R: Runtime>(app: &AppHandle<R>, snap: &mfa_tray_core:
             if expires - now <= lead && !noticed {
                 lock(&state.sso_noticed).insert(name.clone(), expires);
                 let left = mfa_tray_core::types::human_duration((expires - now).try_into().unwrap_or_default());
-                crate::notifier::sign_in(app, &format!("Identity Center session {name} ends in {left}"), "It cannot renew itself: sign in again to keep its roles working.", &name);
+                notifier::sign_in(&app.sink, &format!("Identity Center session {name} ends in {left}"), "It cannot renew itself: sign in again to keep its roles working.", &name);
             } else if expires - now > lead {
                 soonest(expires - lead);
             }
@@ -152,8 +156,8 @@ async fn keep_sso_sessions<R: Runtime>(app: &AppHandle<R>, snap: &mfa_tray_core:
 /// session's length if that is shorter, so a new session is never due at once) or past
 /// it. After a failure it waits 10 minutes, then twice as long each time (at most 4
 /// hours), so a device left unplugged is not a notification every few minutes.
-async fn auto_login<R: Runtime>(app: &AppHandle<R>, snap: &mfa_tray_core::Snapshot, now: OffsetDateTime) -> bool {
-    let state = app.state::<AppState>();
+async fn auto_login(app: &App, snap: &mfa_tray_core::Snapshot, now: OffsetDateTime) -> bool {
+    let state = &app.state;
     let lead = snap.settings.notify_before.first().copied().unwrap_or(std::time::Duration::from_secs(15 * 60));
     let managed = mfa_tray_core::credentials::managed_sections(&snap.credentials);
     let mut any = false;
@@ -175,75 +179,9 @@ async fn auto_login<R: Runtime>(app: &AppHandle<R>, snap: &mfa_tray_core::Snapsh
             }
             None => 0,
         };
-        let done = login_with_process(app, &p.name, process).await;
+        let done = app.login_with_process(&p.name, process).await;
         lock(&state.auto_login_tried).insert(p.name.clone(), (now, if done { 0 } else { failures + 1 }));
         any |= done;
     }
     any
-}
-
-/// The code `process` prints for `profile`, run off the async threads (it may wait up to
-/// 30 s, or for the next TOTP step).
-pub async fn code_from_process(engine: std::sync::Arc<mfa_tray_core::Engine>, profile: &str, process: &str) -> Result<mfa_tray_core::types::MfaCode, mfa_tray_core::Error> {
-    let (profile, process) = (profile.to_owned(), process.to_owned());
-    tokio::task::spawn_blocking(move || engine.process_code(&profile, &process))
-        .await
-        .unwrap_or_else(|e| Err(mfa_tray_core::Error::bad_input("mfa_process", e.to_string())))
-}
-
-/// Logs `profile` in with a code from `process`, and says how it went; `true` if it did.
-pub async fn login_with_process<R: Runtime>(app: &AppHandle<R>, profile: &str, process: &str) -> bool {
-    let state = app.state::<AppState>();
-    // One login per profile at a time (a double click, or the background meanwhile).
-    if !lock(&state.logging_in).insert(profile.to_owned()) {
-        return false;
-    }
-    let result = match code_from_process(state.engine(), profile, process).await {
-        Ok(code) => state.engine().login(profile, &code, None).await,
-        Err(e) => Err(e),
-    };
-    lock(&state.logging_in).remove(profile);
-    let done = match result {
-        Ok(done) => {
-            let until = mfa_tray_core::credentials::format_time(done.expires);
-            crate::notifier::info(app, &format!("Logged in {profile}"), &format!("With the code from its mfa_process; the MFA session is valid until {until}."));
-            true
-        }
-        Err(e) => {
-            crate::notifier::error(app, &format!("Could not log in {profile}"), &e.message);
-            false
-        }
-    };
-    crate::tray::refresh(app);
-    state.wake.notify_one();
-    done
-}
-
-/// "Refresh now": re-assumes every managed role, reporting failures as notifications.
-pub async fn refresh_now<R: Runtime>(app: &AppHandle<R>) {
-    let state = app.state::<AppState>();
-    match state.engine().refresh(true).await {
-        Ok(items) => {
-            for item in items {
-                match item {
-                    RefreshItem::Failed { role, error, .. } => crate::notifier::error(app, &format!("Could not refresh {role}"), &error.message),
-                    RefreshItem::NeedsLogin { role, session, .. } => crate::notifier::error(
-                        app,
-                        &format!("{role} needs a new MFA session"),
-                        &format!("The MFA session of {session} is not valid. Enter an MFA code from the menu."),
-                    ),
-                    RefreshItem::NeedsSignIn { role, session, .. } => crate::notifier::sign_in(
-                        app,
-                        &format!("{role} needs a sign-in"),
-                        &format!("The Identity Center session {session} has ended."),
-                        &session,
-                    ),
-                    RefreshItem::Refreshed { .. } | RefreshItem::Fresh { .. } | RefreshItem::Superseded { .. } => {}
-                }
-            }
-        }
-        Err(e) => crate::notifier::error(app, "Could not refresh", &e.message),
-    }
-    crate::tray::refresh(app);
-    state.wake.notify_one();
 }

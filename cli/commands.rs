@@ -1,5 +1,6 @@
-//! The headless shell: parses arguments, calls the engine, prints for people (or JSON),
-//! and maps errors to documented exit codes. No INI or STS in here.
+//! The command line (the `mfa-tray` program; not the tray's, and linking nothing of
+//! it): parses arguments, calls the engine, prints for people (or JSON), and maps
+//! errors to documented exit codes. No INI or STS in here.
 
 use std::ffi::OsString;
 use std::io::{BufRead, IsTerminal, Write};
