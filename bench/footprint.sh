@@ -28,7 +28,7 @@ display=:$((90 + RANDOM % 100))
 Xvfb "$display" -screen 0 1280x800x24 >/dev/null 2>&1 & pids+=($!)
 sleep 1
 # The panel: a bus of its own with a StatusNotifierWatcher; clicks menu items on stdin.
-coproc PANEL { "$rel/panel"; }
+coproc PANEL { "$rel/panel" 2>/dev/null; }
 pids+=("$PANEL_PID")
 read -r address <&"${PANEL[0]}"
 panel() { echo "$1" >&"${PANEL[1]}"; read -r answer <&"${PANEL[0]}"; echo "$answer"; }

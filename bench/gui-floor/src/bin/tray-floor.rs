@@ -10,7 +10,7 @@ fn main() {
     // As mfa-tray-app does: GTK's GL set-up is memory a tray never uses.
     std::env::set_var("GDK_GL", "disable");
     let event_loop = EventLoopBuilder::new().build();
-    let mut tray = None;
+    let mut _tray = None;
     event_loop.run(move |event, _, control_flow| {
         *control_flow = ControlFlow::Wait;
         if let tao::event::Event::NewEvents(tao::event::StartCause::Init) = event {
@@ -24,7 +24,7 @@ fn main() {
             let mut rgba = vec![0; reader.output_buffer_size().unwrap()];
             let frame = reader.next_frame(&mut rgba).unwrap();
             let icon = Icon::from_rgba(rgba, frame.width, frame.height).unwrap();
-            tray = Some(TrayIconBuilder::new().with_icon(icon).with_tooltip("tray-floor").with_menu(Box::new(menu)).build().unwrap());
+            _tray = Some(TrayIconBuilder::new().with_icon(icon).with_tooltip("tray-floor").with_menu(Box::new(menu)).build().unwrap());
         }
     })
 }
