@@ -4,7 +4,7 @@
 //! (`mfa-tray`, in `cli/`).
 //!
 //! The modules form layers, each importing only from those below it:
-//! - **state** (and **desktop**), at the bottom: the engine, what the loop remembers,
+//! - **state** (and **desktop**, **trace**), at the bottom: the engine, what the loop remembers,
 //!   the [`state::Action`]s a user asks for and the [`state::Event`]s the loop takes;
 //! - the adapters, one thing each onto the state: **menu** (icon and menu),
 //!   **notifier** (notifications), **window** (launches the window process),
@@ -22,6 +22,7 @@ pub mod desktop;
 pub mod menu;
 pub mod notifier;
 pub mod state;
+pub mod trace;
 pub mod window;
 
 use std::process::ExitCode;
@@ -65,7 +66,7 @@ pub fn run_tray() -> ExitCode {
     let app = App::new(state, sink, runtime.handle().clone());
     // The channel, which also makes this the one tray: another that listens already is
     // asked to show its window, and this one ends.
-    let server = match channel::socket_path(&OsEnvironment) {
+    let mut server = match channel::socket_path(&OsEnvironment) {
         Some(path) => {
             let answering = app.clone();
             match Server::start(&path, move |request, peer| answers::answer(&answering, request, peer)) {
@@ -79,7 +80,6 @@ pub fn run_tray() -> ExitCode {
         }
         None => None,
     };
-    let mut server = server;
     let mut tray = None;
     event_loop.run(move |event, _, control_flow| {
         // The engine's threads live as long as the loop.
@@ -102,11 +102,10 @@ pub fn run_tray() -> ExitCode {
                     app.window.open(View::Account, None);
                 }
             }
-            LoopEvent::UserEvent(Event::Refresh | Event::Rebuild) if tray.is_some() => {
-                let force = matches!(event, LoopEvent::UserEvent(Event::Rebuild));
-                let model = menu::model(app.state.engine().status());
+            LoopEvent::UserEvent(Event::Refresh | Event::Rebuild) => {
                 if let Some(tray) = tray.as_mut() {
-                    tray.show(model, force);
+                    let force = matches!(event, LoopEvent::UserEvent(Event::Rebuild));
+                    tray.show(menu::model(app.state.engine().status()), force);
                 }
             }
             LoopEvent::UserEvent(Event::Do(Action::Quit)) => {

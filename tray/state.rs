@@ -193,20 +193,6 @@ pub fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// With `MFA_TRAY_TRACE=FILE`, appends `STEP MICROSECONDS` (since the Unix epoch) to
-/// FILE: how bench/footprint.sh sees where the time from a click to the window goes,
-/// across the tray's and the window's processes. Without it, nothing.
-pub fn trace(step: &str) {
-    let Some(path) = std::env::var_os("MFA_TRAY_TRACE") else { return };
-    let micros = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_micros());
-    let line = format!("{step} {micros}\n");
-    let file = std::fs::OpenOptions::new().create(true).append(true).open(path);
-    if let Ok(mut file) = file {
-        use std::io::Write;
-        let _ = file.write_all(line.as_bytes());
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

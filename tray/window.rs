@@ -5,7 +5,7 @@
 use std::process::{Child, Command};
 use std::sync::Mutex;
 
-use crate::state::{lock, trace};
+use crate::state::lock;
 
 /// The window's program, installed beside the tray's.
 pub const PROGRAM: &str = "mfa-tray-window";
@@ -109,7 +109,7 @@ impl Launcher {
             let _ = old.wait();
         }
         let args = WindowArgs { view, pending }.to_args();
-        trace("spawn");
+        crate::trace::step("spawn");
         let program = std::env::current_exe().map(|exe| exe.with_file_name(format!("{PROGRAM}{}", std::env::consts::EXE_SUFFIX)));
         match program.and_then(|program| Command::new(program).args(&args).spawn()) {
             Ok(child) => *current = Some((child, view)),

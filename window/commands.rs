@@ -59,7 +59,7 @@ pub fn state(state: State<'_, WindowState>) -> Result<UiState, UiError> {
 /// up to here, with `MFA_TRAY_TRACE`).
 #[tauri::command]
 pub fn ready() {
-    mfa_tray::state::trace("ready");
+    mfa_tray::trace::step("ready");
 }
 
 /// What a login or a role switch achieved.

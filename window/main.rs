@@ -10,12 +10,12 @@ mod state;
 use std::process::ExitCode;
 
 use mfa_tray::desktop::on_a_desktop;
-use mfa_tray::state::trace;
+use mfa_tray::trace;
 use mfa_tray::window::WindowArgs;
 use tauri::{Manager, WebviewUrl, WebviewWindowBuilder};
 
 fn main() -> ExitCode {
-    trace("start");
+    trace::step("start");
     let args: Vec<String> = std::env::args().skip(1).collect();
     match WindowArgs::parse(&args) {
         Some(window) => on_a_desktop("the window cannot open", || run(window)),
@@ -53,11 +53,11 @@ fn run(args: WindowArgs) -> ExitCode {
             commands::sso_sync,
         ])
         .setup(move |app| {
-            trace("setup");
+            trace::step("setup");
             app.manage(state::WindowState::load(args.pending.clone()).map_err(|e| e.message)?);
             let url = WebviewUrl::App(format!("index.html#{}", args.view.name()).into());
             WebviewWindowBuilder::new(app, "main", url).title("mfa-tray").inner_size(400.0, 600.0).resizable(false).center().focused(true).build()?;
-            trace("window");
+            trace::step("window");
             Ok(())
         })
         .build(tauri::generate_context!());
