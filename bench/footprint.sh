@@ -142,7 +142,7 @@ floor_ready=$(col "$sandbox/floor-times" 3)
       start) what="the window's main() runs (exec, dynamic linking)" ;;
       setup) what="Tauri set up (GTK, the event loop)" ;;
       window) what="window and webview created (the engine read the files)" ;;
-      ready) what="WebKit loaded the page; state read over IPC; field focused" ;;
+      ready) what="WebKit loaded the page and focused the field (state is read after)" ;;
     esac
     echo "| $s: $what | $(ms "$at") | $(ms $((at - prev))) |"
     prev=$at; c=$((c + 1))

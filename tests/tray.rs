@@ -39,7 +39,7 @@ fn a_first_run_opens_the_window_on_adding_an_account() {
     let (watcher, _w) = Watcher::serve(&bus);
     let app = start_tray(&s, &bus);
     let (item_bus, item_path) = watcher.item(Duration::from_secs(30));
-    let window = desktop::window_process(app.0.id());
+    let (window_pid, window) = desktop::window_child(app.0.id());
     assert!(window.ends_with("mfa-tray-window --window account "), "{window:?}");
     let conn = bus.connect();
     let entries = desktop::wait_for(Duration::from_secs(15), "the first-run menu", || {
@@ -49,6 +49,34 @@ fn a_first_run_opens_the_window_on_adding_an_account() {
     let labels: Vec<&str> = entries.iter().map(|e| e.label.as_str()).filter(|l| !l.is_empty()).collect();
     assert_eq!(labels, ["No MFA session profile configured", "Add your AWS account…", "Refresh now", "Who am I / S3 buckets", "Settings…", "mfa-tray 0.1.0", "Quit"]);
     assert!(!s.path(".aws").exists(), "a first run writes nothing by itself");
+
+    // A tray killed (it cannot close its window) takes its window with it.
+    drop(app);
+    desktop::wait_for(Duration::from_secs(10), "the window to end with its tray", || {
+        let stat = fs::read_to_string(format!("/proc/{window_pid}/stat")).unwrap_or_default();
+        // Gone, or a zombie its new parent has yet to reap.
+        (stat.is_empty() || stat.rsplit(')').next().unwrap_or("").trim_start().starts_with('Z')).then_some(())
+    });
+}
+
+#[test]
+fn of_two_trays_started_at_once_one_stays_and_shows_its_window() {
+    // As at login, with the user clicking the launcher while autostart starts it too.
+    let s = Stack::start();
+    s.files(CREDENTIALS, CONFIG);
+    let bus = Bus::start();
+    let (watcher, _w) = Watcher::serve(&bus);
+    let mut trays = [start_tray(&s, &bus), start_tray(&s, &bus)];
+    let (gone, status) = desktop::wait_for(Duration::from_secs(20), "one of the two to exit", || {
+        trays.iter_mut().enumerate().find_map(|(i, t)| t.0.try_wait().unwrap().map(|status| (i, status)))
+    });
+    assert!(status.success(), "the second hands over and exits 0: {status:?}");
+    let stays = &mut trays[1 - gone].0;
+    watcher.item(Duration::from_secs(30));
+    assert_eq!(stays.try_wait().unwrap(), None, "the other keeps running");
+    assert_eq!(watcher.0.lock().unwrap().len(), 1, "one tray icon, not two");
+    let window = desktop::window_process(stays.id());
+    assert!(window.ends_with("mfa-tray-window --window code "), "{window:?}");
 }
 
 fn settings(stack: &Stack, toml: &str) {

@@ -120,13 +120,18 @@ pub fn run_tray() -> ExitCode {
     })
 }
 
-/// Another tray runs: it shows its window, and this one ends.
+/// Another tray runs: it shows its window, and this one ends. A tray that is still
+/// starting holds the lock before it listens, so it gets a few seconds to answer.
 fn hand_over(path: &std::path::Path) -> ExitCode {
-    match channel::request(path, &Request::Show) {
-        Ok(_) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("mfa-tray: another tray runs but does not answer at {} ({e})", path.display());
-            ExitCode::from(1)
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        match channel::request(path, &Request::Show) {
+            Ok(_) => return ExitCode::SUCCESS,
+            Err(_) if std::time::Instant::now() < deadline => std::thread::sleep(std::time::Duration::from_millis(100)),
+            Err(e) => {
+                eprintln!("mfa-tray: another tray runs but does not answer at {} ({e}); if it hangs, end it and start mfa-tray again", path.display());
+                return ExitCode::from(1);
+            }
         }
     }
 }

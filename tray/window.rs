@@ -9,6 +9,9 @@ use crate::state::lock;
 
 /// The window's program, installed beside the tray's.
 pub const PROGRAM: &str = "mfa-tray-window";
+/// The environment variable that gives the window its tray's process id: the window
+/// ends when its parent is no longer that tray.
+pub const TRAY_PID: &str = "MFA_TRAY_PID";
 /// Which view the window shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum View {
@@ -111,7 +114,7 @@ impl Launcher {
         let args = WindowArgs { view, pending }.to_args();
         crate::trace::step("spawn");
         let program = std::env::current_exe().map(|exe| exe.with_file_name(format!("{PROGRAM}{}", std::env::consts::EXE_SUFFIX)));
-        match program.and_then(|program| Command::new(program).args(&args).spawn()) {
+        match program.and_then(|program| Command::new(program).args(&args).env(TRAY_PID, std::process::id().to_string()).spawn()) {
             Ok(child) => *current = Some((child, view)),
             Err(e) => eprintln!("mfa-tray: cannot open the window ({PROGRAM}, installed beside the tray): {e}"),
         }

@@ -272,6 +272,12 @@ async function explain(reason) {
 
 async function submit() {
   if (submitting) return;
+  // A code typed before the profiles arrived waits for them.
+  if (!status) {
+    submitting = true;
+    await loading.catch(() => {});
+    submitting = false;
+  }
   const [kind, name] = $("profile").value.split(/:(.*)/s);
   const code = $("code").value.replace(/\D/g, "");
   if (kind === "session" && code.length !== 6) {
@@ -612,8 +618,18 @@ document.addEventListener("keydown", (e) => { if (e.key === "Escape") invoke("cl
 window.addEventListener("hashchange", () => show(viewFromHash()));
 setInterval(() => { if (!submitting) load().catch(() => {}); }, 30000);
 
-load()
+// The code view the tray asked for shows at once: the field takes keys before the
+// first round trip to the app, and the profiles and reasons fill in behind it. Other
+// views (and a window opened without one) show once they have what they show.
+const early = location.hash === "#code";
+if (early) {
+  show("code");
+  invoke("ready").catch(() => {});
+}
+const loading = load();
+loading
   .then(() => {
+    if (early) return;
     show(viewFromHash());
     invoke("ready").catch(() => {});
   })

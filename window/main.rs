@@ -16,6 +16,8 @@ use tauri::{Manager, WebviewUrl, WebviewWindowBuilder};
 
 fn main() -> ExitCode {
     trace::step("start");
+    #[cfg(unix)]
+    end_with_the_tray();
     let args: Vec<String> = std::env::args().skip(1).collect();
     match WindowArgs::parse(&args) {
         Some(window) => on_a_desktop("the window cannot open", || run(window)),
@@ -24,6 +26,23 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// The window belongs to the tray that started it: when that tray is gone (killed or
+/// crashed, so it could not close the window), the window goes too. The tray names
+/// itself (it may be gone before this runs); started by hand, the parent is the owner.
+#[cfg(unix)]
+fn end_with_the_tray() {
+    use std::os::unix::process::parent_id;
+    let tray = std::env::var(mfa_tray::window::TRAY_PID).ok().and_then(|pid| pid.parse().ok()).unwrap_or_else(parent_id);
+    std::thread::spawn(move || loop {
+        if parent_id() != tray {
+            // At once, as a kill would: GTK's and WebKit's exit handlers may wait on
+            // the main loop.
+            unsafe { libc::_exit(0) };
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    });
 }
 
 /// Runs the window until it closes.
