@@ -79,6 +79,31 @@ fn of_two_trays_started_at_once_one_stays_and_shows_its_window() {
     assert!(window.ends_with("mfa-tray-window --window code "), "{window:?}");
 }
 
+#[test]
+fn a_tray_started_while_another_holds_the_lock_waits_and_becomes_the_tray() {
+    // Another tray still starting (it holds tray.lock and listens on no socket yet), or
+    // quitting (its socket gone, its lock not yet): the new one waits, then takes over.
+    use std::os::unix::fs::PermissionsExt;
+    let s = Stack::start();
+    s.files(CREDENTIALS, CONFIG);
+    let dir = s.path("run/mfa-tray");
+    fs::create_dir_all(&dir).unwrap();
+    for d in [s.path("run"), dir.clone()] {
+        fs::set_permissions(d, fs::Permissions::from_mode(0o700)).unwrap();
+    }
+    let other = fs::OpenOptions::new().create(true).truncate(false).write(true).open(dir.join("tray.lock")).unwrap();
+    other.try_lock().unwrap();
+    let bus = Bus::start();
+    let (watcher, _w) = Watcher::serve(&bus);
+    let mut app = start_tray(&s, &bus);
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(app.0.try_wait().unwrap(), None, "it waits for the other tray");
+    drop(other);
+    watcher.item(Duration::from_secs(30));
+    assert_eq!(app.0.try_wait().unwrap(), None, "and is the tray");
+    assert!(dir.join("tray.sock").exists());
+}
+
 fn settings(stack: &Stack, toml: &str) {
     fs::create_dir_all(stack.path("mfa-tray-config")).unwrap();
     fs::write(stack.path("mfa-tray-config/settings.toml"), toml).unwrap();

@@ -69,13 +69,9 @@ pub fn run_tray() -> ExitCode {
     let mut server = match channel::socket_path(&OsEnvironment) {
         Some(path) => {
             let answering = app.clone();
-            match Server::start(&path, move |request, peer| answers::answer(&answering, request, peer)) {
-                Ok(server) => Some(server),
-                Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => return hand_over(&path),
-                Err(e) => {
-                    eprintln!("mfa-tray: no local channel at {} ({e}); settings reach the tray through the file", path.display());
-                    None
-                }
+            match listen_or_hand_over(&path, move |request, peer| answers::answer(&answering, request, peer)) {
+                Ok(server) => server,
+                Err(code) => return code,
             }
         }
         None => None,
@@ -120,18 +116,33 @@ pub fn run_tray() -> ExitCode {
     })
 }
 
-/// Another tray runs: it shows its window, and this one ends. A tray that is still
-/// starting holds the lock before it listens, so it gets a few seconds to answer.
-fn hand_over(path: &std::path::Path) -> ExitCode {
+/// Listens on the channel as the one tray; or, if another tray has it, asks that one to
+/// show its window and gives the exit code to end with. A tray still starting holds the
+/// lock before it listens, and one quitting removes its socket before its lock goes: a
+/// few seconds of retries, each trying to become the tray again, see both through.
+fn listen_or_hand_over(path: &std::path::Path, handle: impl Fn(Request, &channel::Peer) -> channel::Answer + Clone + Send + Sync + 'static) -> Result<Option<Server>, ExitCode> {
+    use std::io::ErrorKind::{AddrInUse, ConnectionRefused, NotFound};
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
     loop {
-        match channel::request(path, &Request::Show) {
-            Ok(_) => return ExitCode::SUCCESS,
-            Err(_) if std::time::Instant::now() < deadline => std::thread::sleep(std::time::Duration::from_millis(100)),
+        let other = match Server::start(path, handle.clone()) {
+            Ok(server) => return Ok(Some(server)),
+            Err(e) if e.kind() == AddrInUse => channel::request(path, &Request::Show),
             Err(e) => {
-                eprintln!("mfa-tray: another tray runs but does not answer at {} ({e}); if it hangs, end it and start mfa-tray again", path.display());
-                return ExitCode::from(1);
+                eprintln!("mfa-tray: no local channel at {} ({e}); settings reach the tray through the file", path.display());
+                return Ok(None);
             }
-        }
+        };
+        let why = match other {
+            Ok(channel::Answer::Ok { .. }) => return Err(ExitCode::SUCCESS),
+            Ok(channel::Answer::Error { message, .. }) => message,
+            Ok(_) => "an answer that is not to showing its window".to_owned(),
+            Err(e) if matches!(e.kind(), NotFound | ConnectionRefused) && std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(100));
+                continue;
+            }
+            Err(e) => e.to_string(),
+        };
+        eprintln!("mfa-tray: another tray runs but does not answer at {} ({why}); if it hangs, end it and start mfa-tray again", path.display());
+        return Err(ExitCode::from(1));
     }
 }

@@ -272,11 +272,14 @@ async function explain(reason) {
 
 async function submit() {
   if (submitting) return;
-  // A code typed before the profiles arrived waits for them.
+  // A code typed before the profiles arrived waits for them; if they cannot be read,
+  // the code stays in the field and nothing is sent.
   if (!status) {
     submitting = true;
     await loading.catch(() => {});
+    if (!status) await load().catch((err) => message($("error"), err));
     submitting = false;
+    if (!status) return;
   }
   const [kind, name] = $("profile").value.split(/:(.*)/s);
   const code = $("code").value.replace(/\D/g, "");

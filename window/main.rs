@@ -28,15 +28,24 @@ fn main() -> ExitCode {
     }
 }
 
-/// The window belongs to the tray that started it: when that tray is gone (killed or
-/// crashed, so it could not close the window), the window goes too. The tray names
-/// itself (it may be gone before this runs); started by hand, the parent is the owner.
+/// The window belongs to the tray that started it (which names itself in
+/// `MFA_TRAY_PID`): when that tray is gone, killed or crashed before it could close the
+/// window, the window goes too. Started by hand, or with a pid that is another live
+/// program and not its parent, the window is nobody's and stays.
 #[cfg(unix)]
 fn end_with_the_tray() {
+    use mfa_tray::window::TRAY_PID;
     use std::os::unix::process::parent_id;
-    let tray = std::env::var(mfa_tray::window::TRAY_PID).ok().and_then(|pid| pid.parse().ok()).unwrap_or_else(parent_id);
+    let Some(tray) = std::env::var(TRAY_PID).ok().and_then(|pid| pid.parse::<u32>().ok()) else { return };
+    // Not passed on to WebKit's processes (no other thread runs yet).
+    std::env::remove_var(TRAY_PID);
+    let alive = |pid: u32| unsafe { libc::kill(pid as libc::pid_t, 0) } == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
+    if parent_id() != tray && alive(tray) {
+        return;
+    }
     std::thread::spawn(move || loop {
         if parent_id() != tray {
+            eprintln!("mfa-tray: the tray that opened this window has ended, so the window closes");
             // At once, as a kill would: GTK's and WebKit's exit handlers may wait on
             // the main loop.
             unsafe { libc::_exit(0) };

@@ -470,6 +470,10 @@ pub struct Server {
     /// started at once, one listens and the other hands over.
     #[cfg(unix)]
     _lock: std::fs::File,
+    /// The same on Windows: a named mutex of the pipe's name, open while this tray
+    /// listens (Wine does not honour FILE_FLAG_FIRST_PIPE_INSTANCE).
+    #[cfg(windows)]
+    _claim: std::os::windows::io::OwnedHandle,
     #[cfg(windows)]
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
@@ -622,10 +626,12 @@ impl Server {
     /// thread of its own. Fails if another tray (or any other program) holds the name.
     pub fn start(path: &Path, handle: impl Fn(Request, &Peer) -> Answer + Send + Sync + 'static) -> io::Result<Server> {
         use std::sync::atomic::Ordering;
+        let in_use = || io::Error::new(io::ErrorKind::AddrInUse, "another mfa-tray answers on this pipe");
+        let claim = pipe::claim(path)?.ok_or_else(in_use)?;
         // FILE_FLAG_FIRST_PIPE_INSTANCE refuses a taken name on Windows (not on Wine):
         // asked first as well.
         if pipe::exists(path) {
-            return Err(io::Error::new(io::ErrorKind::AddrInUse, "another mfa-tray answers on this pipe"));
+            return Err(in_use());
         }
         let first = pipe::create(path, true).map_err(|e| match e.raw_os_error() {
             // ERROR_ACCESS_DENIED, ERROR_PIPE_BUSY: the name is taken.
@@ -656,7 +662,7 @@ impl Server {
                 }
             }
         })?;
-        Ok(Server { path: path.to_owned(), stop })
+        Ok(Server { path: path.to_owned(), _claim: claim, stop })
     }
 }
 
@@ -694,12 +700,12 @@ mod pipe {
     use std::fs::File;
     use std::io::{self, Read};
     use std::os::windows::ffi::OsStrExt;
-    use std::os::windows::io::{AsRawHandle, FromRawHandle, RawHandle};
+    use std::os::windows::io::{AsRawHandle, FromRawHandle, OwnedHandle, RawHandle};
     use std::path::Path;
     use std::ptr;
     use std::time::{Duration, Instant};
 
-    use windows_sys::Win32::Foundation::{GENERIC_READ, GENERIC_WRITE, INVALID_HANDLE_VALUE};
+    use windows_sys::Win32::Foundation::{GetLastError, ERROR_ACCESS_DENIED, ERROR_ALREADY_EXISTS, GENERIC_READ, GENERIC_WRITE, INVALID_HANDLE_VALUE};
     use windows_sys::Win32::Security::{InitializeSecurityDescriptor, SetSecurityDescriptorDacl, SetSecurityDescriptorOwner, SECURITY_ATTRIBUTES, SECURITY_DESCRIPTOR};
     use windows_sys::Win32::Storage::FileSystem::{
         CreateFileW, FILE_ALL_ACCESS, FILE_FLAG_FIRST_PIPE_INSTANCE, OPEN_EXISTING, PIPE_ACCESS_DUPLEX, SECURITY_IDENTIFICATION,
@@ -709,6 +715,7 @@ mod pipe {
         ConnectNamedPipe, CreateNamedPipeW, GetNamedPipeClientProcessId, GetNamedPipeServerProcessId, PeekNamedPipe, WaitNamedPipeW,
         PIPE_READMODE_BYTE, PIPE_REJECT_REMOTE_CLIENTS, PIPE_TYPE_BYTE, PIPE_UNLIMITED_INSTANCES, PIPE_WAIT,
     };
+    use windows_sys::Win32::System::Threading::CreateMutexW;
 
     use super::MAX_MESSAGE;
     use crate::win::check;
@@ -745,6 +752,24 @@ mod pipe {
         }
         // SAFETY: `h` is a new handle that the File now owns.
         Ok(unsafe { File::from_raw_handle(h as RawHandle) })
+    }
+
+    /// Claims the pipe's name for this server: a named mutex in the session's namespace,
+    /// existing while its handle is open (so until the server goes, or its process).
+    /// None if another server has it (or another user made it, whom we cannot open).
+    pub(super) fn claim(path: &Path) -> io::Result<Option<OwnedHandle>> {
+        let name = path.file_name().ok_or_else(|| io::Error::other("no name for the pipe"))?;
+        let name: Vec<u16> = std::ffi::OsStr::new("Local\\").encode_wide().chain(name.encode_wide()).chain(Some(0)).collect();
+        // SAFETY: the name is NUL-terminated; default security (the user's).
+        let handle = unsafe { CreateMutexW(ptr::null(), 0, name.as_ptr()) };
+        // SAFETY: read at once, before any other call can change it.
+        let error = unsafe { GetLastError() };
+        if handle.is_null() {
+            return if error == ERROR_ACCESS_DENIED { Ok(None) } else { Err(io::Error::from_raw_os_error(error as i32)) };
+        }
+        // SAFETY: a new handle that the OwnedHandle now owns (and closes).
+        let handle = unsafe { OwnedHandle::from_raw_handle(handle as RawHandle) };
+        Ok((error != ERROR_ALREADY_EXISTS).then_some(handle))
     }
 
     /// Whether a pipe of this name exists (with an instance free or not), asked without
