@@ -314,8 +314,8 @@ fn the_tray_takes_the_code_from_mfa_process_and_opens_no_window() {
     let run = Run::from(aws(&s, &["sts", "get-caller-identity", "--profile", "prod-admin"]).output().unwrap());
     assert_eq!(caller_arn(run.ok()), assumed("alice"));
     assert_eq!(sts(), log);
-    let children = std::fs::read_to_string(format!("/proc/{0}/task/{0}/children", tray.0.id())).unwrap_or_default();
-    assert!(children.trim().is_empty(), "no window: {children}");
+    let children = desktop::children(tray.0.id());
+    assert!(children.is_empty(), "no window: {children:?}");
     assert_eq!(s.credentials(), CREDENTIALS);
 }
 

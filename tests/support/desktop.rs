@@ -264,14 +264,22 @@ pub fn window_process(pid: u32) -> String {
     window_child(pid).1
 }
 
+/// The child processes of `pid`, by pid (children are listed under the thread that
+/// spawned them).
+pub fn children(pid: u32) -> Vec<String> {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return Vec::new() };
+    let lists: String = tasks.filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("children")).ok()).collect();
+    lists.split_whitespace().map(str::to_owned).collect()
+}
+
 /// The tray's window process (the tray is `pid`), once it has one: its pid and command line.
 pub fn window_child(pid: u32) -> (u32, String) {
     wait_for(Duration::from_secs(10), "a window process", || {
-        // Children are listed under the thread that spawned them.
-        let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
-        let children: String = tasks.filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("children")).ok()).collect();
-        let child = children.split_whitespace().next()?.to_owned();
-        let line = std::fs::read_to_string(format!("/proc/{child}/cmdline")).ok()?.replace('\0', " ");
-        Some((child.parse().ok()?, line))
+        // A child between fork and exec still shows the tray's own command line.
+        children(pid).into_iter().find_map(|child| {
+            let line = std::fs::read_to_string(format!("/proc/{child}/cmdline")).ok()?.replace('\0', " ");
+            line.contains(" --window ").then_some(())?;
+            Some((child.parse().ok()?, line))
+        })
     })
 }
